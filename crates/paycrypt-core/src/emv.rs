@@ -1,0 +1,1 @@
+//! EMV: ICC master key derivation, session keys, ARQC/ARPC, issuer script secure messaging.

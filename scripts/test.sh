@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite: differential-case regeneration check, then every Rust test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Python oracles (pyemv, psec) in a project-local virtualenv.
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+
+# Differential cases: regenerate from the oracles and fail if they differ from
+# the committed files (the Rust tests read the committed files).
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+.venv/bin/python tests/differential/generate.py --out "$tmp"
+if ! diff -r -q tests/differential/cases "$tmp" >/dev/null; then
+  echo "differential cases differ from a fresh regeneration:" >&2
+  diff -r -q tests/differential/cases "$tmp" >&2 || true
+  exit 1
+fi
+echo "differential cases: regenerated and identical"
+
+cargo test --workspace --all-targets
+cargo test --workspace --doc
