@@ -14,6 +14,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 .venv/bin/python tests/differential/generate.py --out "$tmp"
+mkdir -p tests/differential/cases
 if ! diff -r -q tests/differential/cases "$tmp" >/dev/null; then
   echo "differential cases differ from a fresh regeneration:" >&2
   diff -r -q tests/differential/cases "$tmp" >&2 || true
