@@ -108,7 +108,7 @@ pub enum HashAlgorithm {
 pub fn hmac(hash: HashAlgorithm, key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
     use hmac::{KeyInit, Mac};
     fn run<M: Mac + KeyInit>(key: &[u8], data: &[u8]) -> Result<Vec<u8>> {
-        let mut m = <M as KeyInit>::new_from_slice(key).map_err(|_| crate::Error::Crypto {
+        let mut m = <M as KeyInit>::new_from_slice(key).map_err(|_| Error::Crypto {
             operation: "HMAC key setup",
         })?;
         m.update(data);
