@@ -8,7 +8,10 @@ use paycrypt_core::hex::{decode, encode};
 use serde_json::Value;
 
 fn cases(name: &str) -> Vec<Value> {
-    let path = format!("{}/../../tests/differential/cases/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../tests/differential/cases/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     doc["cases"].as_array().unwrap().clone()
 }
@@ -27,7 +30,12 @@ fn tdes_against_pydukpt() {
         let ipek = tdes::derive_ipek(&bdk, &ksn).unwrap();
         assert_eq!(encode(ipek.expose()), s(c, "ipek"));
         let t = tdes::derive_transaction_key(ipek.expose(), &ksn).unwrap();
-        assert_eq!(encode(t.expose()), s(c, "transaction_key"), "{}", s(c, "ksn"));
+        assert_eq!(
+            encode(t.expose()),
+            s(c, "transaction_key"),
+            "{}",
+            s(c, "ksn")
+        );
         for (v, field) in [
             (tdes::KeyVariant::Pin, "pin_key"),
             (tdes::KeyVariant::MacRequest, "mac_request_key"),
@@ -78,7 +86,13 @@ fn aes_against_independent_python() {
         assert_eq!(encode(ik.expose()), s(c, "initial_key"));
         let t = aes::derive_transaction_key(ik.expose(), &ksn).unwrap();
         assert_eq!(encode(t.expose()), s(c, "transaction_key"));
-        let w = aes::working_key_from_initial_key(ik.expose(), &ksn, usage(s(c, "usage")), key_type(s(c, "key_type"))).unwrap();
+        let w = aes::working_key_from_initial_key(
+            ik.expose(),
+            &ksn,
+            usage(s(c, "usage")),
+            key_type(s(c, "key_type")),
+        )
+        .unwrap();
         assert_eq!(encode(w.expose()), s(c, "working_key"));
     }
 }

@@ -7,7 +7,10 @@ use paycrypt_core::mac::{self, HashAlgorithm, MacAlgorithm};
 use serde_json::Value;
 
 fn cases(name: &str) -> Vec<Value> {
-    let path = format!("{}/../../tests/differential/cases/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../tests/differential/cases/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let v = doc["cases"].as_array().unwrap().clone();
     assert!(v.len() >= 1000, "{name}");
@@ -48,21 +51,35 @@ fn check(alg: MacAlgorithm, c: &Value) {
 #[test]
 fn iso9797_alg1_against_psec() {
     for c in cases("mac_iso9797_alg1") {
-        check(MacAlgorithm::Iso9797Alg1 { algorithm: key_algorithm(s(&c, "key_algorithm")), padding: padding(&c) }, &c);
+        check(
+            MacAlgorithm::Iso9797Alg1 {
+                algorithm: key_algorithm(s(&c, "key_algorithm")),
+                padding: padding(&c),
+            },
+            &c,
+        );
     }
 }
 
 #[test]
 fn iso9797_alg3_against_psec() {
     for c in cases("mac_iso9797_alg3") {
-        check(MacAlgorithm::Iso9797Alg3 { padding: padding(&c) }, &c);
+        check(
+            MacAlgorithm::Iso9797Alg3 {
+                padding: padding(&c),
+            },
+            &c,
+        );
     }
 }
 
 #[test]
 fn cmac_against_cryptography() {
     for c in cases("mac_cmac") {
-        check(MacAlgorithm::Cmac(key_algorithm(s(&c, "key_algorithm"))), &c);
+        check(
+            MacAlgorithm::Cmac(key_algorithm(s(&c, "key_algorithm"))),
+            &c,
+        );
     }
 }
 

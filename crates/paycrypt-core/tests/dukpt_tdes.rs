@@ -11,7 +11,11 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 fn load() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/dukpt_tdes.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/vectors/dukpt_tdes.json"
+    ))
+    .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -19,7 +23,9 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v[k].as_str().unwrap_or_else(|| panic!("missing {k}"))
 }
 
-const ALG3: MacAlgorithm = MacAlgorithm::Iso9797Alg3 { padding: Padding::Iso9797M1 };
+const ALG3: MacAlgorithm = MacAlgorithm::Iso9797Alg3 {
+    padding: Padding::Iso9797M1,
+};
 
 /// ISO 9564 format 0 clear PIN block, built here (the pinblock module is another helper's).
 fn iso0(pin: &str, pan: &str) -> [u8; 8] {
@@ -28,7 +34,11 @@ fn iso0(pin: &str, pan: &str) -> [u8; 8] {
     p[0] = digits.len() as u8;
     for (i, d) in digits.iter().enumerate() {
         let n = i + 2;
-        p[n / 2] = if n % 2 == 0 { (p[n / 2] & 0x0F) | (d << 4) } else { (p[n / 2] & 0xF0) | d };
+        p[n / 2] = if n % 2 == 0 {
+            (p[n / 2] & 0x0F) | (d << 4)
+        } else {
+            (p[n / 2] & 0xF0) | d
+        };
     }
     let pan12 = &pan[pan.len() - 13..pan.len() - 1];
     let mut f = [0u8; 8];
@@ -54,18 +64,36 @@ fn all_published_rows() {
             let ipek = tdes::derive_ipek(&bdk, &ksn).unwrap();
             assert_eq!(encode(ipek.expose()), s(c, "ipek"));
             let t = tdes::derive_transaction_key(ipek.expose(), &ksn).unwrap();
-            assert_eq!(encode(t.expose()), s(case, "transaction_key"), "{}", s(case, "ksn"));
+            assert_eq!(
+                encode(t.expose()),
+                s(case, "transaction_key"),
+                "{}",
+                s(case, "ksn")
+            );
             // PIN: encrypt, decrypt, and via the generic working key
             let epb = tdes::encrypt_pin_block(ipek.expose(), &ksn, &clear).unwrap();
             assert_eq!(encode(&epb), s(case, "encrypted_pin_block"));
-            assert_eq!(tdes::decrypt_pin_block(ipek.expose(), &ksn, &epb).unwrap().expose(), &clear);
+            assert_eq!(
+                tdes::decrypt_pin_block(ipek.expose(), &ksn, &epb)
+                    .unwrap()
+                    .expose(),
+                &clear
+            );
             let pk = tdes::working_key(&bdk, &ksn, KeyVariant::Pin).unwrap();
             let pv = tdes::variant_key(t.expose(), KeyVariant::Pin).unwrap();
             assert_eq!(pk, pv);
             // MACs (alg 3, 4-byte truncation): generate and verify both directions
-            for (dir, field) in [(DukptKeyVariant::Request, "request_mac"), (DukptKeyVariant::Response, "response_mac")] {
+            for (dir, field) in [
+                (DukptKeyVariant::Request, "request_mac"),
+                (DukptKeyVariant::Response, "response_mac"),
+            ] {
                 let mac = tdes::generate_mac(ipek.expose(), &ksn, dir, ALG3, data).unwrap();
-                assert_eq!(encode(&mac[..4]), s(case, field), "{field} {}", s(case, "ksn"));
+                assert_eq!(
+                    encode(&mac[..4]),
+                    s(case, field),
+                    "{field} {}",
+                    s(case, "ksn")
+                );
                 let expected = decode("mac", s(case, field)).unwrap();
                 tdes::verify_mac(ipek.expose(), &ksn, dir, ALG3, data, &expected).unwrap();
                 let mut bad = expected.clone();
@@ -88,7 +116,14 @@ fn bidirectional_is_request_and_data_round_trip() {
     let ipek = tdes::derive_ipek(&bdk, &ksn).unwrap();
     let data = b"4012345678909D987";
     assert_eq!(
-        tdes::generate_mac(ipek.expose(), &ksn, DukptKeyVariant::Bidirectional, ALG3, data).unwrap(),
+        tdes::generate_mac(
+            ipek.expose(),
+            &ksn,
+            DukptKeyVariant::Bidirectional,
+            ALG3,
+            data
+        )
+        .unwrap(),
         tdes::generate_mac(ipek.expose(), &ksn, DukptKeyVariant::Request, ALG3, data).unwrap()
     );
     let mut padded = data.to_vec();
@@ -96,7 +131,12 @@ fn bidirectional_is_request_and_data_round_trip() {
     for dir in [DukptKeyVariant::Request, DukptKeyVariant::Response] {
         for mode in [Mode::Ecb, Mode::Cbc] {
             let ct = tdes::encrypt_data(ipek.expose(), &ksn, dir, mode, &[0; 8], &padded).unwrap();
-            assert_eq!(tdes::decrypt_data(ipek.expose(), &ksn, dir, mode, &[0; 8], &ct).unwrap().expose(), &padded[..]);
+            assert_eq!(
+                tdes::decrypt_data(ipek.expose(), &ksn, dir, mode, &[0; 8], &ct)
+                    .unwrap()
+                    .expose(),
+                &padded[..]
+            );
         }
     }
     // the data key is the one-way function of the variant
@@ -106,23 +146,63 @@ fn bidirectional_is_request_and_data_round_trip() {
     raw[5] ^= 0xFF;
     raw[13] ^= 0xFF;
     assert_ne!(v.expose(), &raw[..]);
-    assert!(tdes::encrypt_data(ipek.expose(), &ksn, DukptKeyVariant::Request, Mode::Ofb, &[0; 8], &padded).is_err());
-    assert!(tdes::encrypt_data(ipek.expose(), &ksn, DukptKeyVariant::Request, Mode::Cbc, &[0; 8], &padded[..17]).is_err());
+    assert!(tdes::encrypt_data(
+        ipek.expose(),
+        &ksn,
+        DukptKeyVariant::Request,
+        Mode::Ofb,
+        &[0; 8],
+        &padded
+    )
+    .is_err());
+    assert!(tdes::encrypt_data(
+        ipek.expose(),
+        &ksn,
+        DukptKeyVariant::Request,
+        Mode::Cbc,
+        &[0; 8],
+        &padded[..17]
+    )
+    .is_err());
 }
 
 #[test]
 fn negative_inputs() {
-    assert!(matches!(Ksn::from_hex("FFFF9876543210E0000"), Err(Error::InvalidHex { .. })));
-    assert!(matches!(Ksn::from_hex("FFFF9876543210E0000G"), Err(Error::InvalidHex { .. })));
-    assert!(matches!(Ksn::from_hex("FFFF9876543210E000"), Err(Error::InvalidLength { .. })));
+    assert!(matches!(
+        Ksn::from_hex("FFFF9876543210E0000"),
+        Err(Error::InvalidHex { .. })
+    ));
+    assert!(matches!(
+        Ksn::from_hex("FFFF9876543210E0000G"),
+        Err(Error::InvalidHex { .. })
+    ));
+    assert!(matches!(
+        Ksn::from_hex("FFFF9876543210E000"),
+        Err(Error::InvalidLength { .. })
+    ));
     let ksn = Ksn::from_hex("FFFF9876543210E00001").unwrap();
-    assert!(matches!(tdes::derive_ipek(&[0x11; 24], &ksn), Err(Error::InvalidKey(_))));
-    assert!(matches!(tdes::derive_ipek(&[0x11; 16], &ksn), Err(Error::InvalidKey(_))));
-    assert!(matches!(tdes::derive_transaction_key(&[0x11; 15], &ksn), Err(Error::InvalidKey(_))));
+    assert!(matches!(
+        tdes::derive_ipek(&[0x11; 24], &ksn),
+        Err(Error::InvalidKey(_))
+    ));
+    assert!(matches!(
+        tdes::derive_ipek(&[0x11; 16], &ksn),
+        Err(Error::InvalidKey(_))
+    ));
+    assert!(matches!(
+        tdes::derive_transaction_key(&[0x11; 15], &ksn),
+        Err(Error::InvalidKey(_))
+    ));
     let zero = ksn.with_counter(0).unwrap();
-    assert!(matches!(tdes::derive_transaction_key(&[0x11; 16], &zero), Err(Error::InvalidInput { .. })));
+    assert!(matches!(
+        tdes::derive_transaction_key(&[0x11; 16], &zero),
+        Err(Error::InvalidInput { .. })
+    ));
     let eleven = ksn.with_counter(0x7FF).unwrap();
-    assert!(matches!(tdes::derive_transaction_key(&[0x11; 16], &eleven), Err(Error::InvalidInput { .. })));
+    assert!(matches!(
+        tdes::derive_transaction_key(&[0x11; 16], &eleven),
+        Err(Error::InvalidInput { .. })
+    ));
     assert!(ksn.with_counter(0x20_0000).is_err());
     let cmac_aes = MacAlgorithm::Cmac(paycrypt_core::cipher::Algorithm::Aes128);
     assert!(matches!(

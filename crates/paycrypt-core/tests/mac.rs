@@ -38,7 +38,9 @@ fn algorithm(case: &Value) -> MacAlgorithm {
             algorithm: key_algorithm(s(case, "key_algorithm")),
             padding: padding(case["padding"].as_u64().unwrap()),
         },
-        "ISO9797_ALGORITHM3" => MacAlgorithm::Iso9797Alg3 { padding: padding(case["padding"].as_u64().unwrap()) },
+        "ISO9797_ALGORITHM3" => MacAlgorithm::Iso9797Alg3 {
+            padding: padding(case["padding"].as_u64().unwrap()),
+        },
         "CMAC" => MacAlgorithm::Cmac(key_algorithm(s(case, "key_algorithm"))),
         "HMAC_SHA224" => MacAlgorithm::Hmac(HashAlgorithm::Sha224),
         "HMAC_SHA256" => MacAlgorithm::Hmac(HashAlgorithm::Sha256),
@@ -51,7 +53,11 @@ fn algorithm(case: &Value) -> MacAlgorithm {
 
 #[test]
 fn published_vectors() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/mac.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/vectors/mac.json"
+    ))
+    .unwrap();
     let doc: Value = serde_json::from_str(&text).unwrap();
     let mut n = 0;
     for g in doc["groups"].as_array().unwrap() {
@@ -68,7 +74,10 @@ fn published_vectors() {
             let mut bad = m.clone();
             let last = bad.len() - 1;
             bad[last] ^= 0x80;
-            assert_eq!(mac::verify(alg, &key, &data, &bad).unwrap_err(), Error::VerificationFailed(VerificationFailure::InvalidMac));
+            assert_eq!(
+                mac::verify(alg, &key, &data, &bad).unwrap_err(),
+                Error::VerificationFailed(VerificationFailure::InvalidMac)
+            );
             let mut tampered = data.clone();
             tampered.push(0);
             assert!(mac::verify(alg, &key, &tampered, &m).is_err());
@@ -81,24 +90,59 @@ fn published_vectors() {
 #[test]
 fn negative_inputs() {
     let k16 = decode("k", "0123456789ABCDEFFEDCBA9876543210").unwrap();
-    let alg3 = MacAlgorithm::Iso9797Alg3 { padding: Padding::Iso9797M1 };
+    let alg3 = MacAlgorithm::Iso9797Alg3 {
+        padding: Padding::Iso9797M1,
+    };
     // degenerate and wrong-length keys
-    assert!(matches!(mac::generate(alg3, &[0x11; 16], b"x"), Err(Error::InvalidKey(_))));
-    assert!(matches!(mac::generate(alg3, &[0x11; 8], b"x"), Err(Error::InvalidKey(_))));
-    assert!(matches!(mac::generate(MacAlgorithm::Cmac(Algorithm::Aes128), &[0; 15], b"x"), Err(Error::InvalidKey(_))));
-    assert!(matches!(mac::generate(MacAlgorithm::Cmac(Algorithm::Des), &[0; 8], b"x"), Err(Error::InvalidKey(_))));
+    assert!(matches!(
+        mac::generate(alg3, &[0x11; 16], b"x"),
+        Err(Error::InvalidKey(_))
+    ));
+    assert!(matches!(
+        mac::generate(alg3, &[0x11; 8], b"x"),
+        Err(Error::InvalidKey(_))
+    ));
+    assert!(matches!(
+        mac::generate(MacAlgorithm::Cmac(Algorithm::Aes128), &[0; 15], b"x"),
+        Err(Error::InvalidKey(_))
+    ));
+    assert!(matches!(
+        mac::generate(MacAlgorithm::Cmac(Algorithm::Des), &[0; 8], b"x"),
+        Err(Error::InvalidKey(_))
+    ));
     // PKCS#7 is not an ISO 9797-1 MAC padding
-    assert!(matches!(mac::generate(MacAlgorithm::Iso9797Alg3 { padding: Padding::Pkcs7 }, &k16, b"x"), Err(Error::Unsupported { .. })));
+    assert!(matches!(
+        mac::generate(
+            MacAlgorithm::Iso9797Alg3 {
+                padding: Padding::Pkcs7
+            },
+            &k16,
+            b"x"
+        ),
+        Err(Error::Unsupported { .. })
+    ));
     // MAC length bounds
     let m = mac::generate(alg3, &k16, b"x").unwrap();
-    assert!(matches!(mac::verify(alg3, &k16, b"x", &m[..3]), Err(Error::InvalidLength { .. })));
-    assert!(matches!(mac::verify(alg3, &k16, b"x", &[m.clone(), vec![0]].concat()), Err(Error::InvalidLength { .. })));
+    assert!(matches!(
+        mac::verify(alg3, &k16, b"x", &m[..3]),
+        Err(Error::InvalidLength { .. })
+    ));
+    assert!(matches!(
+        mac::verify(alg3, &k16, b"x", &[m.clone(), vec![0]].concat()),
+        Err(Error::InvalidLength { .. })
+    ));
     assert!(mac::truncate(&m, 3).is_err());
     // AS2805.4.1 == alg 3 with padding 1 (the documented convention)
-    assert_eq!(mac::generate(MacAlgorithm::As2805_4_1, &k16, b"abc").unwrap(), mac::generate(alg3, &k16, b"abc").unwrap());
+    assert_eq!(
+        mac::generate(MacAlgorithm::As2805_4_1, &k16, b"abc").unwrap(),
+        mac::generate(alg3, &k16, b"abc").unwrap()
+    );
     // 24-byte alg 3 key with K3 = K1 equals the 16-byte key
     let k24 = [&k16[..], &k16[..8]].concat();
-    assert_eq!(mac::generate(alg3, &k24, b"abcdefghij").unwrap(), mac::generate(alg3, &k16, b"abcdefghij").unwrap());
+    assert_eq!(
+        mac::generate(alg3, &k24, b"abcdefghij").unwrap(),
+        mac::generate(alg3, &k16, b"abcdefghij").unwrap()
+    );
 }
 
 proptest! {

@@ -274,7 +274,10 @@ fn derivation_key_vec(initial_key: &[u8], ksn: &Ksn) -> Result<Zeroizing<Vec<u8>
 /// [`KeyError::Length`] unless the IK is 16, 24 or 32 bytes; [`Error::InvalidInput`]
 /// for counter 0 or a counter with more than sixteen 1 bits.
 pub fn derive_transaction_key(initial_key: &[u8], ksn: &Ksn) -> Result<SecretBytes> {
-    Ok(SecretBytes::from_slice(&derivation_key_vec(initial_key, ksn)?))
+    Ok(SecretBytes::from_slice(&derivation_key_vec(
+        initial_key,
+        ksn,
+    )?))
 }
 
 fn working_vec(
@@ -462,7 +465,10 @@ mod tests {
         let id = [0x12, 0x34, 0x56, 0x78, 0x90, 0x12, 0x34, 0x56];
         assert!(derive_transaction_key(&[1u8; 16], &Ksn::from_parts(&id, 0)).is_err());
         assert!(derive_transaction_key(&[1u8; 16], &Ksn::from_parts(&id, 0x1FFFF)).is_err());
-        assert_eq!(Ksn::from_parts(&id, 0xFFFF).next().unwrap().counter(), 0x10000);
+        assert_eq!(
+            Ksn::from_parts(&id, 0xFFFF).next().unwrap().counter(),
+            0x10000
+        );
         assert!(Ksn::from_parts(&id, 0xFFFF_0000).next().is_none());
     }
 }

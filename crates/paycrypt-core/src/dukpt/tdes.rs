@@ -235,7 +235,9 @@ fn transaction_key_array(ipek: &[u8; 16], ksn: &Ksn) -> Result<Zeroizing<[u8; 16
 /// counter 0 or a counter with more than ten 1 bits.
 pub fn derive_transaction_key(ipek: &[u8], ksn: &Ksn) -> Result<SecretBytes> {
     let ipek = key16(ipek, "TDES DUKPT IPEK")?;
-    Ok(SecretBytes::from_slice(&transaction_key_array(&ipek, ksn)?[..]))
+    Ok(SecretBytes::from_slice(
+        &transaction_key_array(&ipek, ksn)?[..],
+    ))
 }
 
 /// A TDES DUKPT working-key variant (X9.24-1 A.4.1 table A-1; X9.24-3 C.5.2 table 5).
@@ -320,7 +322,9 @@ fn working_array(ipek: &[u8], ksn: &Ksn, variant: KeyVariant) -> Result<Zeroizin
 /// # Errors
 /// As [`derive_transaction_key`].
 pub fn working_key_from_ipek(ipek: &[u8], ksn: &Ksn, variant: KeyVariant) -> Result<SecretBytes> {
-    Ok(SecretBytes::from_slice(&working_array(ipek, ksn, variant)?[..]))
+    Ok(SecretBytes::from_slice(
+        &working_array(ipek, ksn, variant)?[..],
+    ))
 }
 
 /// The working key for `ksn` and `variant`, from the BDK.
@@ -439,7 +443,9 @@ pub fn decrypt_data(
 ) -> Result<SecretBytes> {
     check_data_mode(mode)?;
     let k = working_array(ipek, ksn, KeyVariant::for_data(direction))?;
-    Ok(SecretBytes::new(BlockCipher::tdes(&k[..])?.decrypt(mode, iv, data)?))
+    Ok(SecretBytes::new(
+        BlockCipher::tdes(&k[..])?.decrypt(mode, iv, data)?,
+    ))
 }
 
 #[cfg(test)]
@@ -459,7 +465,9 @@ mod tests {
         let enc = encrypt_pin_block(ipek.expose(), &ksn, &pb.clone().try_into().unwrap()).unwrap();
         assert_eq!(encode(&enc), "1B9C1845EB993A7A");
         assert_eq!(
-            decrypt_pin_block(ipek.expose(), &ksn, &enc).unwrap().expose(),
+            decrypt_pin_block(ipek.expose(), &ksn, &enc)
+                .unwrap()
+                .expose(),
             &pb[..]
         );
     }
@@ -470,7 +478,10 @@ mod tests {
         assert!(derive_transaction_key(&[1u8; 16], &ksn).is_err());
         let many = ksn.with_counter(0x7FF).unwrap();
         assert!(derive_transaction_key(&[1u8; 16], &many).is_err());
-        assert_eq!(ksn.with_counter(0x3FF).unwrap().next().unwrap().counter(), 0x400);
+        assert_eq!(
+            ksn.with_counter(0x3FF).unwrap().next().unwrap().counter(),
+            0x400
+        );
         assert!(ksn.with_counter(0x1F_F800).unwrap().next().is_none());
         assert_eq!(
             Ksn::from_hex("9876543210E00001").unwrap(),
