@@ -510,8 +510,9 @@ pub fn pad(padding: Padding, data: &[u8], block_size: usize) -> Vec<u8> {
             len_block[block_size - n..].copy_from_slice(&be[be.len() - n..]);
             out.extend_from_slice(&len_block);
             out.extend_from_slice(data);
+            // The data part is padded as method 1: an empty message becomes one zero block.
             let target = if data.is_empty() {
-                out.len()
+                out.len() + block_size
             } else {
                 out.len().div_ceil(block_size) * block_size
             };
@@ -638,6 +639,7 @@ mod tests {
             encode(&pad(Padding::Iso9797M3, &[0x12, 0x34], 8)),
             "00000000000000101234000000000000"
         );
+        assert_eq!(encode(&pad(Padding::Iso9797M3, &[], 8)), "00000000000000000000000000000000");
         let p = pad(Padding::Pkcs7, &[1u8; 16], 16);
         assert_eq!(p.len(), 32);
         assert_eq!(unpad(Padding::Pkcs7, &p, 16).unwrap(), vec![1u8; 16]);

@@ -168,13 +168,6 @@ pub const MIN_MAC_LEN: usize = 4;
 /// block followed by one zero block (method 1 pads an empty string to one
 /// block, ISO/IEC 9797-1:2011 §6.3); `cipher::pad` returns only the length
 /// block in that one case, so it is completed here (psec agrees).
-fn mac_pad(padding: Padding, data: &[u8], bs: usize) -> Vec<u8> {
-    let mut p = pad(padding, data, bs);
-    if padding == Padding::Iso9797M3 && data.is_empty() && p.len() == bs {
-        p.resize(2 * bs, 0);
-    }
-    p
-}
 
 fn check_padding(padding: Padding) -> Result<()> {
     match padding {
@@ -197,7 +190,7 @@ fn check_padding(padding: Padding) -> Result<()> {
 pub fn iso9797_alg1(cipher: &BlockCipher, padding: Padding, data: &[u8]) -> Result<Vec<u8>> {
     check_padding(padding)?;
     let bs = cipher.block_size();
-    let padded = mac_pad(padding, data, bs);
+    let padded = pad(padding, data, bs);
     let mut x = [0u8; 16];
     for blk in padded.chunks_exact(bs) {
         xor_into(&mut x[..bs], blk);
@@ -231,7 +224,7 @@ pub fn iso9797_alg3(key: &[u8], padding: Padding, data: &[u8]) -> Result<[u8; 8]
     })?);
     let des = BlockCipher::des(&k1);
     k1.zeroize();
-    let padded = mac_pad(padding, data, 8);
+    let padded = pad(padding, data, 8);
     let blocks = padded.len() / 8;
     let mut x = [0u8; 8];
     for (i, blk) in padded.chunks_exact(8).enumerate() {
