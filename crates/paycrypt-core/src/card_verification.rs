@@ -89,7 +89,13 @@ fn split_double_key(key: &[u8]) -> Result<([u8; 8], [u8; 8])> {
 // Input validation
 // ---------------------------------------------------------------------------
 
-fn check_digits(field: &'static str, s: &str, min: usize, max: usize, expected: &'static str) -> Result<()> {
+fn check_digits(
+    field: &'static str,
+    s: &str,
+    min: usize,
+    max: usize,
+    expected: &'static str,
+) -> Result<()> {
     if !(min..=max).contains(&s.len()) {
         return Err(Error::InvalidLength {
             field,
@@ -130,7 +136,13 @@ fn check_length(length: usize) -> Result<()> {
 }
 
 fn check_value(value: &str) -> Result<()> {
-    check_digits("validation_data", value, MIN_VALIDATION_DATA_LENGTH, MAX_VALIDATION_DATA_LENGTH, "3 to 5 digits")
+    check_digits(
+        "validation_data",
+        value,
+        MIN_VALIDATION_DATA_LENGTH,
+        MAX_VALIDATION_DATA_LENGTH,
+        "3 to 5 digits",
+    )
 }
 
 fn hex_nibble(c: u8) -> Option<u8> {
@@ -227,7 +239,13 @@ fn cvv_block(key: &CvvKey, pan: &str, expiry: &str, service_code: &str) -> Resul
     Ok(out)
 }
 
-fn cvv_digits(key: &CvvKey, pan: &str, expiry: &str, service_code: &str, out: &mut [u8]) -> Result<()> {
+fn cvv_digits(
+    key: &CvvKey,
+    pan: &str,
+    expiry: &str,
+    service_code: &str,
+    out: &mut [u8],
+) -> Result<()> {
     let mut block = cvv_block(key, pan, expiry, service_code)?;
     decimalize(&block, out);
     block.zeroize();
@@ -253,7 +271,13 @@ fn digits_to_string(d: &[u8]) -> String {
 /// [`Error::InvalidLength`] / [`Error::InvalidInput`] for a PAN that is not 12–19
 /// digits, an expiry that is not 4 digits, a service code that is not 3 digits,
 /// or a `length` outside 3..=5.
-pub fn cvv(key: &CvvKey, pan: &str, expiry: &str, service_code: &str, length: usize) -> Result<String> {
+pub fn cvv(
+    key: &CvvKey,
+    pan: &str,
+    expiry: &str,
+    service_code: &str,
+    length: usize,
+) -> Result<String> {
     check_length(length)?;
     let mut buf = [0u8; MAX_VALIDATION_DATA_LENGTH];
     let out = buf.get_mut(..length).ok_or(Error::InvalidLength {
@@ -273,7 +297,13 @@ pub fn cvv(key: &CvvKey, pan: &str, expiry: &str, service_code: &str, length: us
 /// # Errors
 /// As [`cvv`] for malformed inputs (`value` must be 3–5 digits), and
 /// `Error::VerificationFailed(VerificationFailure::InvalidValidationData)` on mismatch.
-pub fn verify_cvv(key: &CvvKey, pan: &str, expiry: &str, service_code: &str, value: &str) -> Result<()> {
+pub fn verify_cvv(
+    key: &CvvKey,
+    pan: &str,
+    expiry: &str,
+    service_code: &str,
+    value: &str,
+) -> Result<()> {
     check_value(value)?;
     let mut buf = [0u8; MAX_VALIDATION_DATA_LENGTH];
     let expected = buf.get_mut(..value.len()).ok_or(Error::InvalidLength {
@@ -287,7 +317,9 @@ pub fn verify_cvv(key: &CvvKey, pan: &str, expiry: &str, service_code: &str, val
     if ok {
         Ok(())
     } else {
-        Err(Error::VerificationFailed(VerificationFailure::InvalidValidationData))
+        Err(Error::VerificationFailed(
+            VerificationFailure::InvalidValidationData,
+        ))
     }
 }
 
@@ -367,7 +399,12 @@ fn retail_mac_pad2(k1: &BlockCipher, k: &BlockCipher, data: &[u8]) -> Result<[u8
 ///
 /// # Errors
 /// Key errors for a key that is not a non-degenerate 16-byte TDES key.
-pub fn cvc3_with_icc_key(icc_key: &[u8], track_data: &[u8], un: [u8; 4], atc: [u8; 2]) -> Result<u16> {
+pub fn cvc3_with_icc_key(
+    icc_key: &[u8],
+    track_data: &[u8],
+    un: [u8; 4],
+    atc: [u8; 2],
+) -> Result<u16> {
     let (mut ka, mut kb) = split_double_key(icc_key)?;
     kb.zeroize();
     let k1 = BlockCipher::des(&ka);
@@ -425,8 +462,18 @@ fn cvc3_value(
 ) -> Result<u16> {
     check_pan(pan)?;
     check_digits("pan_sequence_number", pan_sequence_number, 2, 2, "2 digits")?;
-    let un: [u8; 4] = hex_right_aligned("unpredictable_number", unpredictable_number, 2, "2 to 8 hex characters")?;
-    let atc: [u8; 2] = hex_right_aligned("application_transaction_counter", atc, 2, "2 to 4 hex characters")?;
+    let un: [u8; 4] = hex_right_aligned(
+        "unpredictable_number",
+        unpredictable_number,
+        2,
+        "2 to 8 hex characters",
+    )?;
+    let atc: [u8; 2] = hex_right_aligned(
+        "application_transaction_counter",
+        atc,
+        2,
+        "2 to 4 hex characters",
+    )?;
     let mut buf = [0u8; MAX_TRACK_BYTES];
     let track = parse_track_data(track_data, &mut buf)?;
     let icc = crate::emv::derive_icc_master_key_option_a(master_key, pan, pan_sequence_number)?;
@@ -471,7 +518,14 @@ pub fn cvc3(
     length: usize,
 ) -> Result<String> {
     check_length(length)?;
-    let v = cvc3_value(master_key, pan, pan_sequence_number, track_data, unpredictable_number, atc)?;
+    let v = cvc3_value(
+        master_key,
+        pan,
+        pan_sequence_number,
+        track_data,
+        unpredictable_number,
+        atc,
+    )?;
     let mut d = cvc3_digits(v);
     let s = digits_to_string(d.get(5 - length..).unwrap_or(&[]));
     d.zeroize();
@@ -494,14 +548,23 @@ pub fn verify_cvc3(
     value: &str,
 ) -> Result<()> {
     check_value(value)?;
-    let v = cvc3_value(master_key, pan, pan_sequence_number, track_data, unpredictable_number, atc)?;
+    let v = cvc3_value(
+        master_key,
+        pan,
+        pan_sequence_number,
+        track_data,
+        unpredictable_number,
+        atc,
+    )?;
     let mut d = cvc3_digits(v);
     let ok = ct_eq(d.get(5 - value.len()..).unwrap_or(&[]), value.as_bytes());
     d.zeroize();
     if ok {
         Ok(())
     } else {
-        Err(Error::VerificationFailed(VerificationFailure::InvalidValidationData))
+        Err(Error::VerificationFailed(
+            VerificationFailure::InvalidValidationData,
+        ))
     }
 }
 
@@ -513,7 +576,10 @@ mod tests {
     #[test]
     fn cvv_psec_docstring() {
         let k = CvvKey::new(&decode("k", "0123456789ABCDEFFEDCBA9876543210").unwrap()).unwrap();
-        assert_eq!(cvv(&k, "1234567890123456", "9912", "220", 3).unwrap(), "170");
+        assert_eq!(
+            cvv(&k, "1234567890123456", "9912", "220", 3).unwrap(),
+            "170"
+        );
         verify_cvv(&k, "1234567890123456", "9912", "220", "170").unwrap();
     }
 
@@ -537,7 +603,8 @@ mod tests {
 
     #[test]
     fn cvc3_pyemv_docstring() {
-        let mk = BlockCipher::tdes(&decode("k", "01234567899876543210012345678998").unwrap()).unwrap();
+        let mk =
+            BlockCipher::tdes(&decode("k", "01234567899876543210012345678998").unwrap()).unwrap();
         let v = cvc3(
             &mk,
             "5123456789012345",

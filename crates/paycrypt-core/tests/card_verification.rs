@@ -12,7 +12,8 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 fn s<'a>(c: &'a Value, k: &str) -> &'a str {
-    c[k].as_str().unwrap_or_else(|| panic!("missing {k} in {c}"))
+    c[k].as_str()
+        .unwrap_or_else(|| panic!("missing {k} in {c}"))
 }
 
 fn key_bytes(c: &Value) -> Vec<u8> {
@@ -46,9 +47,23 @@ fn run(c: &Value, generate: bool, value: Option<&str>) -> Result<Option<String>,
         }
         "cvc3" => {
             let mk = BlockCipher::tdes(&key_bytes(c))?;
-            let args = (s(c, "pan"), s(c, "psn"), s(c, "track_data"), s(c, "un"), s(c, "atc"));
+            let args = (
+                s(c, "pan"),
+                s(c, "psn"),
+                s(c, "track_data"),
+                s(c, "un"),
+                s(c, "atc"),
+            );
             if generate {
-                Ok(Some(cvc3(&mk, args.0, args.1, args.2, args.3, args.4, length.unwrap())?))
+                Ok(Some(cvc3(
+                    &mk,
+                    args.0,
+                    args.1,
+                    args.2,
+                    args.3,
+                    args.4,
+                    length.unwrap(),
+                )?))
             } else {
                 verify_cvc3(&mk, args.0, args.1, args.2, args.3, args.4, value.unwrap())?;
                 Ok(None)
@@ -64,7 +79,9 @@ fn error_name(e: &Error) -> &'static str {
         Error::InvalidLength { .. } => "InvalidLength",
         Error::InvalidInput { .. } => "InvalidInput",
         Error::InvalidKey(_) => "InvalidKey",
-        Error::VerificationFailed(VerificationFailure::InvalidValidationData) => "VerificationFailed",
+        Error::VerificationFailed(VerificationFailure::InvalidValidationData) => {
+            "VerificationFailed"
+        }
         _ => "Other",
     }
 }
@@ -90,7 +107,11 @@ fn published_vectors() {
         for c in g["cases"].as_array().unwrap() {
             n += 1;
             if let Some(expected) = c["expected"].as_str() {
-                assert_eq!(run(c, true, None).unwrap().as_deref(), Some(expected), "{c}");
+                assert_eq!(
+                    run(c, true, None).unwrap().as_deref(),
+                    Some(expected),
+                    "{c}"
+                );
                 run(c, false, Some(expected)).unwrap_or_else(|e| panic!("verify {c}: {e}"));
                 let e = run(c, false, Some(&tamper(expected))).unwrap_err();
                 assert_eq!(
@@ -125,17 +146,38 @@ fn lengths_are_prefixes_and_suffixes() {
     let k = test_key();
     let five = cvv(&k, "1234567890123456", "9912", "220", 5).unwrap();
     assert!(five.starts_with("170"));
-    assert_eq!(cvv(&k, "1234567890123456", "9912", "220", 4).unwrap(), five[..4]);
+    assert_eq!(
+        cvv(&k, "1234567890123456", "9912", "220", 4).unwrap(),
+        five[..4]
+    );
     verify_cvv(&k, "1234567890123456", "9912", "220", &five).unwrap();
     let mk = test_mk();
     let t2 = "5123456789012345D35121010000000000000F";
-    assert_eq!(cvc3(&mk, "5123456789012345", "00", t2, "00000899", "005E", 4).unwrap(), "9488");
+    assert_eq!(
+        cvc3(&mk, "5123456789012345", "00", t2, "00000899", "005E", 4).unwrap(),
+        "9488"
+    );
     // AWS hex fields shorter than the EMV data element are left-padded with zeros.
-    assert_eq!(cvc3(&mk, "5123456789012345", "00", t2, "0899", "5E", 5).unwrap(), "29488");
-    assert_eq!(cvc3(&mk, "5123456789012345", "00", t2, "899", "5e", 5).unwrap(), "29488");
+    assert_eq!(
+        cvc3(&mk, "5123456789012345", "00", t2, "0899", "5E", 5).unwrap(),
+        "29488"
+    );
+    assert_eq!(
+        cvc3(&mk, "5123456789012345", "00", t2, "899", "5e", 5).unwrap(),
+        "29488"
+    );
     // An odd-length track 2 template is padded with F.
     assert_eq!(
-        cvc3(&mk, "5123456789012345", "00", &t2[..t2.len() - 1], "00000899", "005E", 5).unwrap(),
+        cvc3(
+            &mk,
+            "5123456789012345",
+            "00",
+            &t2[..t2.len() - 1],
+            "00000899",
+            "005E",
+            5
+        )
+        .unwrap(),
         "29488"
     );
 }
@@ -145,7 +187,11 @@ fn errors_do_not_leak_inputs() {
     let k = test_key();
     let e = verify_cvv(&k, "1234567890123456", "9912", "220", "999").unwrap_err();
     let text = format!("{e} {e:?} {k:?}");
-    assert!(!text.contains("1234567890123456") && !text.contains("170") && !text.contains("0123456789ABCDEF"));
+    assert!(
+        !text.contains("1234567890123456")
+            && !text.contains("170")
+            && !text.contains("0123456789ABCDEF")
+    );
 }
 
 proptest! {

@@ -29,7 +29,12 @@ fn cvv_matches_psec() {
     assert!(cases.len() >= 1000);
     for c in &cases {
         let k = CvvKey::new(&hex::decode("key", s(c, "key")).unwrap()).unwrap();
-        let (pan, exp, sc, want) = (s(c, "pan"), s(c, "expiry"), s(c, "service_code"), s(c, "expected"));
+        let (pan, exp, sc, want) = (
+            s(c, "pan"),
+            s(c, "expiry"),
+            s(c, "service_code"),
+            s(c, "expected"),
+        );
         // psec always returns the first 3 digits (inputs needing the second
         // decimalisation pass are excluded by the generator, REFERENCE 5.2).
         assert_eq!(cvv(&k, pan, exp, sc, 3).unwrap(), want, "{c}");
@@ -50,7 +55,13 @@ fn cvc3_matches_pyemv() {
     assert!(cases.len() >= 1000);
     for c in &cases {
         let mk = BlockCipher::tdes(&hex::decode("key", s(c, "key")).unwrap()).unwrap();
-        let args = (s(c, "pan"), s(c, "psn"), s(c, "track_data"), s(c, "un"), s(c, "atc"));
+        let args = (
+            s(c, "pan"),
+            s(c, "psn"),
+            s(c, "track_data"),
+            s(c, "un"),
+            s(c, "atc"),
+        );
         let want = s(c, "expected");
         for len in 3..=5 {
             let got = cvc3(&mk, args.0, args.1, args.2, args.3, args.4, len).unwrap();
