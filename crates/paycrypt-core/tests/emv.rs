@@ -9,7 +9,11 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 fn vectors() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/emv.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/vectors/emv.json"
+    ))
+    .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -74,21 +78,29 @@ fn check_ac_and_arpc(c: &Value, ac_key: &[u8], icc: &[u8]) {
         verify_arqc(ac_key, &data, padding(c), &bad).unwrap_err(),
         Error::VerificationFailed(VerificationFailure::InvalidAuthRequestCryptogram)
     );
-    let key = if c.get("arpc_key").and_then(Value::as_str) == Some("icc") { icc } else { ac_key };
+    let key = if c.get("arpc_key").and_then(Value::as_str) == Some("icc") {
+        icc
+    } else {
+        ac_key
+    };
     if let Some(v) = c.get("arpc1").and_then(Value::as_str) {
         let arpc = arpc_method1(key, &arqc, &a(c, "arc")).unwrap();
         assert_eq!(encode(&arpc), v);
         verify_arpc_method1(key, &arqc, &a(c, "arc"), &arpc).unwrap();
     }
     if let Some(v) = c.get("arpc2").and_then(Value::as_str) {
-        assert_eq!(encode(&arpc_method2(key, &arqc, &a(c, "csu"), &h(c, "prop")).unwrap()), v);
+        assert_eq!(
+            encode(&arpc_method2(key, &arqc, &a(c, "csu"), &h(c, "prop")).unwrap()),
+            v
+        );
     }
 }
 
 fn run_case(c: &Value) {
     match s(c, "type") {
         "icc_mk" => {
-            let k = derive_icc_master_key(&tdes(c, "mk"), mode(c), s(c, "pan"), s(c, "psn")).unwrap();
+            let k =
+                derive_icc_master_key(&tdes(c, "mk"), mode(c), s(c, "pan"), s(c, "psn")).unwrap();
             if let Some(v) = c.get("key").and_then(Value::as_str) {
                 assert_eq!(encode(k.expose()), v);
             }
@@ -107,7 +119,9 @@ fn run_case(c: &Value) {
         "emv2000" => {
             let hgt = u32::try_from(c["height"].as_u64().unwrap()).unwrap();
             let bf = u32::try_from(c["branch_factor"].as_u64().unwrap()).unwrap();
-            let k = derive_emv2000_tree_session_key(&h(c, "icc_mk"), &a(c, "atc"), hgt, bf, &[0; 16]).unwrap();
+            let k =
+                derive_emv2000_tree_session_key(&h(c, "icc_mk"), &a(c, "atc"), hgt, bf, &[0; 16])
+                    .unwrap();
             assert_eq!(encode(k.expose()), s(c, "sk"));
         }
         "ac" => {
@@ -124,22 +138,29 @@ fn run_case(c: &Value) {
             assert_eq!(encode(&v), s(c, "arpc"));
         }
         "command_mac" => {
-            assert_eq!(encode(&generate_command_mac(&h(c, "sk"), &h(c, "data")).unwrap()), s(c, "mac"));
+            assert_eq!(
+                encode(&generate_command_mac(&h(c, "sk"), &h(c, "data")).unwrap()),
+                s(c, "mac")
+            );
         }
         "iso2_block" => {
             let b = format_iso9564_2_pin_block(&Pin::new(s(c, "pin")).unwrap());
             assert_eq!(encode(b.expose()), s(c, "block"));
         }
         "vis_block" => {
-            let b = format_vis_pin_block(&h(c, "icc_mk_ac"), &Pin::new(s(c, "pin")).unwrap(), None).unwrap();
+            let b = format_vis_pin_block(&h(c, "icc_mk_ac"), &Pin::new(s(c, "pin")).unwrap(), None)
+                .unwrap();
             assert_eq!(encode(b.expose()), s(c, "block"));
         }
         "encrypt_command" => {
-            let e = encrypt_command_data(&h(c, "sk"), &h(c, "data"), &encryption(s(c, "encryption"))).unwrap();
+            let e =
+                encrypt_command_data(&h(c, "sk"), &h(c, "data"), &encryption(s(c, "encryption")))
+                    .unwrap();
             assert_eq!(encode(&e), s(c, "out"));
         }
         "chain" => {
-            let icc = derive_icc_master_key(&tdes(c, "mk"), mode(c), s(c, "pan"), s(c, "psn")).unwrap();
+            let icc =
+                derive_icc_master_key(&tdes(c, "mk"), mode(c), s(c, "pan"), s(c, "psn")).unwrap();
             if let Some(v) = c.get("icc_kcv").and_then(Value::as_str) {
                 assert_eq!(kcv(icc.expose(), 2), v);
             }
@@ -148,17 +169,25 @@ fn run_case(c: &Value) {
             check_ac_and_arpc(c, sk.expose(), icc.expose());
         }
         "visa_sm_chain" => {
-            let icc = derive_icc_master_key(&tdes(c, "mk"), mode(c), s(c, "pan"), s(c, "psn")).unwrap();
+            let icc =
+                derive_icc_master_key(&tdes(c, "mk"), mode(c), s(c, "pan"), s(c, "psn")).unwrap();
             let sk = derive_visa_sm_session_key(icc.expose(), &a(c, "atc")).unwrap();
             assert_eq!(kcv(sk.expose(), 2), s(c, "sk_kcv"));
-            assert_eq!(encode(&generate_command_mac(sk.expose(), &h(c, "data")).unwrap()), s(c, "mac"));
+            assert_eq!(
+                encode(&generate_command_mac(sk.expose(), &h(c, "data")).unwrap()),
+                s(c, "mac")
+            );
         }
         "sm_mac_chain" => {
-            let icc = derive_icc_master_key(&tdes(c, "mk"), mode(c), s(c, "pan"), s(c, "psn")).unwrap();
+            let icc =
+                derive_icc_master_key(&tdes(c, "mk"), mode(c), s(c, "pan"), s(c, "psn")).unwrap();
             assert_eq!(kcv(icc.expose(), 2), s(c, "icc_kcv"));
             let sk = derive_common_session_key(icc.expose(), &a(c, "r")).unwrap();
             assert_eq!(kcv(sk.expose(), 2), s(c, "sk_kcv"));
-            assert_eq!(encode(&generate_command_mac(sk.expose(), &h(c, "data")).unwrap()), s(c, "mac"));
+            assert_eq!(
+                encode(&generate_command_mac(sk.expose(), &h(c, "data")).unwrap()),
+                s(c, "mac")
+            );
         }
         "pin_change" => run_pin_change(c),
         "cvn" => run_cvn(c),
@@ -169,12 +198,14 @@ fn run_case(c: &Value) {
         }
         "bad_icc_mk" => {
             for m in [MajorKeyDerivation::OptionA, MajorKeyDerivation::OptionB] {
-                let e = derive_icc_master_key(&tdes(c, "mk"), m, s(c, "pan"), s(c, "psn")).unwrap_err();
+                let e =
+                    derive_icc_master_key(&tdes(c, "mk"), m, s(c, "pan"), s(c, "psn")).unwrap_err();
                 assert_eq!(error_kind(&e), s(c, "error"));
             }
         }
         "bad_arpc2" => {
-            let e = arpc_method2(&h(c, "key"), &a(c, "arqc"), &a(c, "csu"), &h(c, "prop")).unwrap_err();
+            let e =
+                arpc_method2(&h(c, "key"), &a(c, "arqc"), &a(c, "csu"), &h(c, "prop")).unwrap_err();
             assert_eq!(error_kind(&e), s(c, "error"));
         }
         t => panic!("unknown case type {t}"),
@@ -190,7 +221,10 @@ fn run_pin_change(c: &Value) {
     assert_eq!(kcv(icc_smi.expose(), 3), s(c, "icc_smi_kcv"));
     assert_eq!(kcv(icc_smc.expose(), 3), s(c, "icc_smc_kcv"));
     let pin = Pin::new(s(c, "pin")).unwrap();
-    let current = c.get("current_pin").and_then(Value::as_str).map(|p| Pin::new(p).unwrap());
+    let current = c
+        .get("current_pin")
+        .and_then(Value::as_str)
+        .map(|p| Pin::new(p).unwrap());
     let mk_ac = c.get("mk_ac").map(|_| tdes(c, "mk_ac"));
     let deriv = s(c, "derivation");
     let (sk_smi, sk_smc, block, enc, derivation) = match deriv {
@@ -204,7 +238,11 @@ fn run_pin_change(c: &Value) {
                 derive_visa_sm_session_key(icc_smc.expose(), &atc).unwrap(),
                 format_vis_pin_block(icc_ac.expose(), &pin, current.as_ref()).unwrap(),
                 CommandEncryption::VISA,
-                PinChangeDerivation::Visa { atc, issuer_mk_ac: mk_ac, current_pin: current.as_ref() },
+                PinChangeDerivation::Visa {
+                    atc,
+                    issuer_mk_ac: mk_ac,
+                    current_pin: current.as_ref(),
+                },
             )
         }
         "mastercard" | "emv_common" => {
@@ -215,9 +253,14 @@ fn run_pin_change(c: &Value) {
                 encryption(s(c, "encryption"))
             };
             let d = if deriv == "mastercard" {
-                PinChangeDerivation::Mastercard { application_cryptogram: ac }
+                PinChangeDerivation::Mastercard {
+                    application_cryptogram: ac,
+                }
             } else {
-                PinChangeDerivation::EmvCommon { application_cryptogram: ac, encryption: enc }
+                PinChangeDerivation::EmvCommon {
+                    application_cryptogram: ac,
+                    encryption: enc,
+                }
             };
             (
                 derive_common_session_key(icc_smi.expose(), &ac).unwrap(),
@@ -264,7 +307,10 @@ fn run_cvn(c: &Value) {
     let skd = match s(c, "session") {
         "VISA" => SessionKeyDerivation::Visa,
         "EMV_COMMON_SESSION_KEY" => SessionKeyDerivation::EmvCommon { atc },
-        "MASTERCARD_SESSION_KEY" => SessionKeyDerivation::Mastercard { atc, unpredictable_number: a(c, "un") },
+        "MASTERCARD_SESSION_KEY" => SessionKeyDerivation::Mastercard {
+            atc,
+            unpredictable_number: a(c, "un"),
+        },
         m => panic!("session {m}"),
     };
     let ac_key = derive_ac_key(&mk_ac, mode(c), pan, psn, &skd).unwrap();
@@ -274,7 +320,11 @@ fn run_cvn(c: &Value) {
     assert_eq!(encode(&arqc), s(c, "arqc"));
     verify_arqc(ac_key.expose(), &data, padding(c), &arqc).unwrap();
     let arpc = &c["arpc"];
-    let key = if s(arpc, "key") == "icc" { iccs[0].expose() } else { ac_key.expose() };
+    let key = if s(arpc, "key") == "icc" {
+        iccs[0].expose()
+    } else {
+        ac_key.expose()
+    };
     let v = if arpc["method"].as_u64() == Some(1) {
         encode(&arpc_method1(key, &arqc, &a(arpc, "arc")).unwrap())
     } else {
@@ -292,15 +342,27 @@ fn run_cvn(c: &Value) {
     let (sk_smi, sk_smc) = (sm(iccs[1].expose()), sm(iccs[2].expose()));
     assert_eq!(kcv(sk_smi.expose(), 2), s(c, "sk_smi_kcv"));
     assert_eq!(kcv(sk_smc.expose(), 2), s(c, "sk_smc_kcv"));
-    assert_eq!(encode(&generate_command_mac(sk_smi.expose(), &h(c, "mac_data")).unwrap()), s(c, "mac"));
+    assert_eq!(
+        encode(&generate_command_mac(sk_smi.expose(), &h(c, "mac_data")).unwrap()),
+        s(c, "mac")
+    );
     for p in c["pin_commands"].as_array().unwrap() {
         let pin = Pin::new(s(p, "pin")).unwrap();
-        let current = p.get("current_pin").and_then(Value::as_str).map(|x| Pin::new(x).unwrap());
+        let current = p
+            .get("current_pin")
+            .and_then(Value::as_str)
+            .map(|x| Pin::new(x).unwrap());
         let msg = h(p, "message_data");
         let derivation = if visa {
-            PinChangeDerivation::Visa { atc, issuer_mk_ac: &mk_ac, current_pin: current.as_ref() }
+            PinChangeDerivation::Visa {
+                atc,
+                issuer_mk_ac: &mk_ac,
+                current_pin: current.as_ref(),
+            }
         } else {
-            PinChangeDerivation::Mastercard { application_cryptogram: arqc }
+            PinChangeDerivation::Mastercard {
+                application_cryptogram: arqc,
+            }
         };
         let out = generate_mac_emv_pin_change(&PinChangeRequest {
             issuer_mk_smi: &mk_smi,
@@ -313,7 +375,12 @@ fn run_cvn(c: &Value) {
             derivation,
         })
         .unwrap();
-        let cmd = format!("{}{}{}", encode(&msg[..5]), encode(&out.encrypted_pin_block), encode(&out.mac));
+        let cmd = format!(
+            "{}{}{}",
+            encode(&msg[..5]),
+            encode(&out.encrypted_pin_block),
+            encode(&out.mac)
+        );
         assert_eq!(cmd, s(p, "command"), "{}", s(c, "scheme"));
     }
 }
@@ -335,7 +402,14 @@ fn published_vectors() {
 #[test]
 fn data_encryption_round_trip_and_errors() {
     let mk = BlockCipher::tdes(&decode("k", "0123456789ABCDEFFEDCBA9876543210").unwrap()).unwrap();
-    let k = derive_data_key(&mk, MajorKeyDerivation::OptionA, "1234567890123456", "00", &[0x12; 8]).unwrap();
+    let k = derive_data_key(
+        &mk,
+        MajorKeyDerivation::OptionA,
+        "1234567890123456",
+        "00",
+        &[0x12; 8],
+    )
+    .unwrap();
     let pt = [0x5Au8; 24];
     for m in [EmvEncryptionMode::Ecb, EmvEncryptionMode::Cbc] {
         let ct = encrypt_data(k.expose(), m, None, &pt).unwrap();
