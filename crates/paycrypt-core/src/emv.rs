@@ -31,7 +31,11 @@ fn digits(field: &'static str, s: &str) -> Result<()> {
 ///
 /// # Errors
 /// [`Error::InvalidInput`] for non-digit PAN/PSN, key errors for a bad MK.
-pub fn derive_icc_master_key_option_a(mk: &BlockCipher, pan: &str, psn: &str) -> Result<SecretBytes> {
+pub fn derive_icc_master_key_option_a(
+    mk: &BlockCipher,
+    pan: &str,
+    psn: &str,
+) -> Result<SecretBytes> {
     digits("pan", pan)?;
     digits("pan_sequence_number", psn)?;
     if psn.len() != 2 {
@@ -68,7 +72,8 @@ mod tests {
     #[test]
     fn option_a_pyemv_docstring() {
         // pyemv kd.derive_icc_mk_a docstring (REFERENCE §3.5)
-        let mk = BlockCipher::tdes(&decode("k", "0123456789ABCDEFFEDCBA9876543210").unwrap()).unwrap();
+        let mk =
+            BlockCipher::tdes(&decode("k", "0123456789ABCDEFFEDCBA9876543210").unwrap()).unwrap();
         let k = derive_icc_master_key_option_a(&mk, "12345678901234567", "01").unwrap();
         assert_eq!(encode(k.expose()), "73AD54688CEF2934B0979857E3C719F1");
     }

@@ -30,7 +30,11 @@ pub fn cmac(cipher: &BlockCipher, data: &[u8]) -> Result<Vec<u8>> {
     };
     let k1 = dbl(&l);
     let k2 = dbl(&k1);
-    let n = if data.is_empty() { 1 } else { data.len().div_ceil(bs) };
+    let n = if data.is_empty() {
+        1
+    } else {
+        data.len().div_ceil(bs)
+    };
     let complete = !data.is_empty() && data.len() % bs == 0;
     let mut x = vec![0u8; bs];
     for i in 0..n - 1 {
@@ -59,16 +63,26 @@ mod tests {
     #[test]
     fn sp800_38b_aes128() {
         // NIST SP 800-38B, D.1 (AES-128)
-        let c = BlockCipher::aes(&decode("k", "2b7e151628aed2a6abf7158809cf4f3c").unwrap()).unwrap();
-        assert_eq!(encode(&cmac(&c, &[]).unwrap()), "BB1D6929E95937287FA37D129B756746");
+        let c =
+            BlockCipher::aes(&decode("k", "2b7e151628aed2a6abf7158809cf4f3c").unwrap()).unwrap();
+        assert_eq!(
+            encode(&cmac(&c, &[]).unwrap()),
+            "BB1D6929E95937287FA37D129B756746"
+        );
         let m = decode("m", "6bc1bee22e409f96e93d7e117393172a").unwrap();
-        assert_eq!(encode(&cmac(&c, &m).unwrap()), "070A16B46B4D4144F79BDD9DD04A287C");
+        assert_eq!(
+            encode(&cmac(&c, &m).unwrap()),
+            "070A16B46B4D4144F79BDD9DD04A287C"
+        );
         let m = decode(
             "m",
             "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e5130c81c46a35ce411",
         )
         .unwrap();
-        assert_eq!(encode(&cmac(&c, &m).unwrap()), "DFA66747DE9AE63030CA32611497C827");
+        assert_eq!(
+            encode(&cmac(&c, &m).unwrap()),
+            "DFA66747DE9AE63030CA32611497C827"
+        );
     }
 
     #[test]
