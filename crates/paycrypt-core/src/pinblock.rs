@@ -582,6 +582,14 @@ fn require_pan(format: PinBlockFormat, pan: Option<&Pan>) -> Result<Option<&Pan>
     }
 }
 
+/// In clear form only ISO 0 and 3 use the PAN (the ISO 4 PAN field is applied at encipherment).
+fn require_clear_pan(format: PinBlockFormat, pan: Option<&Pan>) -> Result<Option<&Pan>> {
+    match format {
+        PinBlockFormat::Iso4 { .. } => Ok(None),
+        _ => require_pan(format, pan),
+    }
+}
+
 /// Encode the clear form of a PIN block.
 ///
 /// - 8-byte formats: the clear PIN block (already xored with the PAN field for ISO 0 and 3).
@@ -622,7 +630,7 @@ fn encode_clear_inner(
     fill: FillSource<'_>,
 ) -> Result<SecretBytes> {
     check_pad(format)?;
-    let pan = require_pan(format, pan)?;
+    let pan = require_clear_pan(format, pan)?;
     let digits = Digits::from_pin(pin)?;
     if let PinBlockFormat::Iso4 { .. } = format {
         if let FillSource::Given(g) = fill {
@@ -658,7 +666,7 @@ pub fn decode_clear(format: PinBlockFormat, block: &[u8], pan: Option<&Pan>) -> 
 }
 
 fn decode_clear_digits(format: PinBlockFormat, block: &[u8], pan: Option<&Pan>) -> Result<Digits> {
-    let pan = require_pan(format, pan)?;
+    let pan = require_clear_pan(format, pan)?;
     let want = format.block_len();
     if block.len() != want {
         return Err(Error::InvalidLength {
@@ -671,7 +679,7 @@ fn decode_clear_digits(format: PinBlockFormat, block: &[u8], pan: Option<&Pan>) 
     for (o, i) in b.iter_mut().zip(block) {
         *o = *i;
     }
-    if let (Some(pan), false) = (pan, matches!(format, PinBlockFormat::Iso4 { .. })) {
+    if let Some(pan) = pan {
         xor8(&mut b, &iso0_pan_field(pan));
     }
     let mut nib = unpack8(&b);
@@ -931,7 +939,7 @@ mod tests {
                 &pan("4111111111111111"),
                 Format4PanField::Legacy12
             )),
-            "01111111111111100000000000000000"
+            "01111111111110000000000000000000"
         );
     }
 
