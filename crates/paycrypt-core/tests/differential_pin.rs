@@ -4,7 +4,9 @@
 use paycrypt_core::card::Pan;
 use paycrypt_core::cipher::BlockCipher;
 use paycrypt_core::hex;
-use paycrypt_core::pin_verification::{self as pv, DecimalizationPolicy, DecimalizationTable, Ibm3624Params};
+use paycrypt_core::pin_verification::{
+    self as pv, DecimalizationPolicy, DecimalizationTable, Ibm3624Params,
+};
 use paycrypt_core::pinblock::{self, Format4PanField, PinBlockFormat};
 use paycrypt_core::secret::Pin;
 use serde_json::Value;
@@ -22,7 +24,8 @@ fn cases(name: &str) -> Vec<Value> {
 }
 
 fn s<'a>(c: &'a Value, k: &str) -> &'a str {
-    c[k].as_str().unwrap_or_else(|| panic!("missing {k} in {c}"))
+    c[k].as_str()
+        .unwrap_or_else(|| panic!("missing {k} in {c}"))
 }
 
 fn nibbles(t: &str) -> Vec<u8> {
@@ -36,7 +39,10 @@ fn iso0_encode_decode() {
         let pan = Pan::new(s(&c, "pan")).unwrap();
         let b = pinblock::encode_clear(PinBlockFormat::Iso0, &pin, Some(&pan)).unwrap();
         assert_eq!(hex::encode(b.expose()), s(&c, "block"), "{c}");
-        assert_eq!(pinblock::decode_clear(PinBlockFormat::Iso0, b.expose(), Some(&pan)).unwrap(), pin);
+        assert_eq!(
+            pinblock::decode_clear(PinBlockFormat::Iso0, b.expose(), Some(&pan)).unwrap(),
+            pin
+        );
     }
 }
 
@@ -46,7 +52,10 @@ fn iso2_encode_decode() {
         let pin = Pin::new(s(&c, "pin")).unwrap();
         let b = pinblock::encode_clear(PinBlockFormat::Iso2, &pin, None).unwrap();
         assert_eq!(hex::encode(b.expose()), s(&c, "block"), "{c}");
-        assert_eq!(pinblock::decode_clear(PinBlockFormat::Iso2, b.expose(), None).unwrap(), pin);
+        assert_eq!(
+            pinblock::decode_clear(PinBlockFormat::Iso2, b.expose(), None).unwrap(),
+            pin
+        );
     }
 }
 
@@ -55,10 +64,18 @@ fn iso3_encode_decode() {
     for c in cases("pin_iso3") {
         let pin = Pin::new(s(&c, "pin")).unwrap();
         let pan = Pan::new(s(&c, "pan")).unwrap();
-        let b = pinblock::encode_clear_with_fill(PinBlockFormat::Iso3, &pin, Some(&pan), &nibbles(s(&c, "fill")))
-            .unwrap();
+        let b = pinblock::encode_clear_with_fill(
+            PinBlockFormat::Iso3,
+            &pin,
+            Some(&pan),
+            &nibbles(s(&c, "fill")),
+        )
+        .unwrap();
         assert_eq!(hex::encode(b.expose()), s(&c, "block"), "{c}");
-        assert_eq!(pinblock::decode_clear(PinBlockFormat::Iso3, b.expose(), Some(&pan)).unwrap(), pin);
+        assert_eq!(
+            pinblock::decode_clear(PinBlockFormat::Iso3, b.expose(), Some(&pan)).unwrap(),
+            pin
+        );
     }
 }
 
@@ -69,15 +86,29 @@ fn iso4_encipher_decipher() {
         let pan = Pan::new(s(&c, "pan")).unwrap();
         let key = BlockCipher::aes(&hex::decode("key", s(&c, "key")).unwrap()).unwrap();
         let fill = hex::decode("fill", s(&c, "fill")).unwrap();
-        let field = pinblock::encode_clear_with_fill(PinBlockFormat::ISO4, &pin, None, &fill).unwrap();
+        let field =
+            pinblock::encode_clear_with_fill(PinBlockFormat::ISO4, &pin, None, &fill).unwrap();
         assert_eq!(hex::encode(field.expose()), s(&c, "pin_field"));
         assert_eq!(
-            hex::encode(&pinblock::iso4_pan_field(&pan, Format4PanField::Iso9564_2017)),
+            hex::encode(&pinblock::iso4_pan_field(
+                &pan,
+                Format4PanField::Iso9564_2017
+            )),
             s(&c, "pan_field")
         );
-        let b = pinblock::encrypt_pin_block_with_fill(&key, PinBlockFormat::ISO4, &pin, Some(&pan), &fill).unwrap();
+        let b = pinblock::encrypt_pin_block_with_fill(
+            &key,
+            PinBlockFormat::ISO4,
+            &pin,
+            Some(&pan),
+            &fill,
+        )
+        .unwrap();
         assert_eq!(hex::encode(&b), s(&c, "block"), "{c}");
-        assert_eq!(pinblock::decrypt_pin_block(&key, PinBlockFormat::ISO4, &b, Some(&pan)).unwrap(), pin);
+        assert_eq!(
+            pinblock::decrypt_pin_block(&key, PinBlockFormat::ISO4, &b, Some(&pan)).unwrap(),
+            pin
+        );
     }
 }
 
@@ -115,7 +146,11 @@ fn visa_pvv() {
         let pan = Pan::new(s(&c, "pan")).unwrap();
         let pin = Pin::new(s(&c, "pin")).unwrap();
         let pvki = c["pvki"].as_u64().unwrap() as u8;
-        assert_eq!(pv::visa_pvv(&key, &pan, pvki, &pin).unwrap(), s(&c, "pvv"), "{c}");
+        assert_eq!(
+            pv::visa_pvv(&key, &pan, pvki, &pin).unwrap(),
+            s(&c, "pvv"),
+            "{c}"
+        );
         pv::verify_visa_pvv(&key, &pan, pvki, &pin, s(&c, "pvv")).unwrap();
     }
 }
@@ -136,9 +171,17 @@ fn ibm3624() {
         let natural = pv::ibm3624_natural_pin(&key, &params, offset.len()).unwrap();
         assert_eq!(natural.to_ascii().as_str(), s(&c, "natural_pin"), "{c}");
         let from_offset = pv::ibm3624_pin_from_offset(&key, &params, offset).unwrap();
-        assert_eq!(from_offset.to_ascii().as_str(), s(&c, "pin_from_offset"), "{c}");
+        assert_eq!(
+            from_offset.to_ascii().as_str(),
+            s(&c, "pin_from_offset"),
+            "{c}"
+        );
         pv::verify_ibm3624_offset(&key, &params, &from_offset, offset).unwrap();
         let pin = Pin::new(s(&c, "pin")).unwrap();
-        assert_eq!(pv::ibm3624_offset(&key, &params, &pin).unwrap(), s(&c, "offset_of_pin"), "{c}");
+        assert_eq!(
+            pv::ibm3624_offset(&key, &params, &pin).unwrap(),
+            s(&c, "offset_of_pin"),
+            "{c}"
+        );
     }
 }
