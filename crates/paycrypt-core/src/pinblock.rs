@@ -423,9 +423,47 @@ fn xor16(a: &mut [u8; 16], b: &[u8; 16]) {
     }
 }
 
-fn next_fill(src: FillSource<'_>, i: usize, lo: u8, hi: u8) -> Result<u8> {
+/// Uniform random values from one buffer of OS randomness (one system call per block).
+struct RandomPool {
+    buf: [u8; 16],
+    pos: usize,
+}
+
+impl Drop for RandomPool {
+    fn drop(&mut self) {
+        self.buf.zeroize();
+    }
+}
+
+impl RandomPool {
+    fn new() -> Self {
+        Self {
+            buf: [0u8; 16],
+            pos: 16,
+        }
+    }
+
+    /// A uniform value in `lo..=hi` (rejection sampling on bytes).
+    fn in_range(&mut self, lo: u8, hi: u8) -> Result<u8> {
+        let span = u16::from(hi.saturating_sub(lo)) + 1;
+        let limit = 256 - 256 % span;
+        loop {
+            if self.pos >= self.buf.len() {
+                random::fill(&mut self.buf)?;
+                self.pos = 0;
+            }
+            let b = u16::from(self.buf.get(self.pos).copied().unwrap_or(0));
+            self.pos += 1;
+            if b < limit {
+                return Ok(lo + u8::try_from(b % span).unwrap_or(0));
+            }
+        }
+    }
+}
+
+fn next_fill(src: FillSource<'_>, pool: &mut RandomPool, i: usize, lo: u8, hi: u8) -> Result<u8> {
     match src {
-        FillSource::Random => random::nibble_in(lo, hi),
+        FillSource::Random => pool.in_range(lo, hi),
         FillSource::Given(g) => match g.get(i) {
             Some(&v) if (lo..=hi).contains(&v) => Ok(v),
             _ => Err(PinBlockError::InvalidFill.into()),
@@ -462,11 +500,12 @@ fn build8(format: PinBlockFormat, pin: &Digits, fill: FillSource<'_>) -> Result<
     for (o, &d) in nib.iter_mut().skip(start).zip(pin.as_slice()) {
         *o = d;
     }
+    let mut pool = RandomPool::new();
     for (i, o) in nib.iter_mut().skip(start + n).enumerate() {
         *o = if given_len == 0 {
             fill_lo
         } else {
-            match next_fill(fill, i, fill_lo, fill_hi) {
+            match next_fill(fill, &mut pool, i, fill_lo, fill_hi) {
                 Ok(v) => v,
                 Err(e) => {
                     nib.zeroize();
@@ -941,6 +980,22 @@ mod tests {
             )),
             "01111111111110000000000000000000"
         );
+    }
+
+    #[test]
+    fn random_iso3_fill_covers_a_to_f() {
+        let p = Pin::new("1234").unwrap();
+        let mut seen = [0u32; 16];
+        for _ in 0..200 {
+            let b = encode_clear(PinBlockFormat::Iso3, &p, Some(&pan("1000000000000"))).unwrap();
+            // PAN field is all zero here, so the clear fill is visible.
+            for byte in &b.expose()[3..] {
+                seen[usize::from(byte >> 4)] += 1;
+                seen[usize::from(byte & 0xF)] += 1;
+            }
+        }
+        assert!(seen[..10].iter().all(|&n| n == 0));
+        assert!(seen[10..].iter().all(|&n| n > 200), "{seen:?}");
     }
 
     #[test]
