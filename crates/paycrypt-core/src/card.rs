@@ -217,7 +217,10 @@ mod tests {
     fn masks() {
         assert_eq!(mask_pan("4111111111111111"), "411111******1111");
         assert_eq!(mask_pan("4012345678909"), "401234***8909");
-        assert_eq!(format!("{:?}", Pan::new("4111111111111111").unwrap()), "Pan(411111******1111)");
+        assert_eq!(
+            format!("{:?}", Pan::new("4111111111111111").unwrap()),
+            "Pan(411111******1111)"
+        );
     }
 
     #[test]
