@@ -665,7 +665,10 @@ mod tests {
             encode(&pad(Padding::Iso9797M3, &[0x12, 0x34], 8)),
             "00000000000000101234000000000000"
         );
-        assert_eq!(encode(&pad(Padding::Iso9797M3, &[], 8)), "00000000000000000000000000000000");
+        assert_eq!(
+            encode(&pad(Padding::Iso9797M3, &[], 8)),
+            "00000000000000000000000000000000"
+        );
         let p = pad(Padding::Pkcs7, &[1u8; 16], 16);
         assert_eq!(p.len(), 32);
         assert_eq!(unpad(Padding::Pkcs7, &p, 16).unwrap(), vec![1u8; 16]);
