@@ -283,8 +283,13 @@ pub fn rsa_sign(
         RsaSignatureAlgorithm::Pkcs1Sha512 => &signature::RSA_PKCS1_SHA512,
     };
     let mut sig = vec![0u8; kp.public_modulus_len()];
-    kp.sign(enc, &aws_lc_rs::rand::SystemRandom::new(), message, &mut sig)
-        .map_err(|_| crypto("RSA signing"))?;
+    kp.sign(
+        enc,
+        &aws_lc_rs::rand::SystemRandom::new(),
+        message,
+        &mut sig,
+    )
+    .map_err(|_| crypto("RSA signing"))?;
     Ok(sig)
 }
 
@@ -411,7 +416,8 @@ fn public_of(pk: &agreement::PrivateKey) -> Result<(Vec<u8>, Vec<u8>)> {
 /// # Errors
 /// [`Error::Crypto`] if AWS-LC fails.
 pub fn ec_generate(curve: EccCurve) -> Result<EcKeyPair> {
-    let pk = agreement::PrivateKey::generate(curve.alg()).map_err(|_| crypto("EC key generation"))?;
+    let pk =
+        agreement::PrivateKey::generate(curve.alg()).map_err(|_| crypto("EC key generation"))?;
     let der: aws_lc_rs::encoding::Pkcs8V1Der<'_> =
         pk.as_der().map_err(|_| crypto("EC key encoding"))?;
     let (public_point, public_spki) = public_of(&pk)?;
@@ -530,8 +536,19 @@ fn kdf(
 ///
 /// # Errors
 /// [`Error::InvalidLength`] unless `1 <= out_len <= 1024`.
-pub fn concat_kdf(hash: KdfHash, z: &[u8], other_info: &[u8], out_len: usize) -> Result<SecretBytes> {
-    kdf(KeyDerivationFunction::NistSp800, hash, z, other_info, out_len)
+pub fn concat_kdf(
+    hash: KdfHash,
+    z: &[u8],
+    other_info: &[u8],
+    out_len: usize,
+) -> Result<SecretBytes> {
+    kdf(
+        KeyDerivationFunction::NistSp800,
+        hash,
+        z,
+        other_info,
+        out_len,
+    )
 }
 
 /// ANSI X9.63-2001 §5.6.3 KDF (SEC 1 §3.6.1): `K = H(Z ‖ 1 ‖ SharedInfo) ‖ H(Z ‖ 2 ‖ SharedInfo) ‖ …`,
@@ -539,8 +556,19 @@ pub fn concat_kdf(hash: KdfHash, z: &[u8], other_info: &[u8], out_len: usize) ->
 ///
 /// # Errors
 /// [`Error::InvalidLength`] unless `1 <= out_len <= 1024`.
-pub fn x963_kdf(hash: KdfHash, z: &[u8], shared_info: &[u8], out_len: usize) -> Result<SecretBytes> {
-    kdf(KeyDerivationFunction::AnsiX963, hash, z, shared_info, out_len)
+pub fn x963_kdf(
+    hash: KdfHash,
+    z: &[u8],
+    shared_info: &[u8],
+    out_len: usize,
+) -> Result<SecretBytes> {
+    kdf(
+        KeyDerivationFunction::AnsiX963,
+        hash,
+        z,
+        shared_info,
+        out_len,
+    )
 }
 
 /// ECDH then KDF: derive an `out_len`-byte key (16 for AES-128 or TDES-2KEY, 32 for

@@ -52,23 +52,46 @@ fn ecdh_cavp_cdh() {
         let cv = curve(c["curve"].as_str().unwrap());
         let d = h(c, "d");
         let z = asym::ecdh_shared_secret(cv, EcPrivateKey::Scalar(&d), &h(c, "peer")).unwrap();
-        assert_eq!(encode(z.expose()), c["z"].as_str().unwrap(), "{}", c["name"]);
+        assert_eq!(
+            encode(z.expose()),
+            c["z"].as_str().unwrap(),
+            "{}",
+            c["name"]
+        );
         // Symmetric direction: a generated key agrees with the CAVP key through its public point.
         let other = asym::ec_generate(cv).unwrap();
         let pub_d = asym::ec_public_point(cv, EcPrivateKey::Scalar(&d)).unwrap();
-        let z1 = asym::ecdh_shared_secret(cv, EcPrivateKey::Der(other.private_pkcs8.expose()), &pub_d).unwrap();
-        let z2 = asym::ecdh_shared_secret(cv, EcPrivateKey::Scalar(&d), &other.public_spki).unwrap();
+        let z1 =
+            asym::ecdh_shared_secret(cv, EcPrivateKey::Der(other.private_pkcs8.expose()), &pub_d)
+                .unwrap();
+        let z2 =
+            asym::ecdh_shared_secret(cv, EcPrivateKey::Scalar(&d), &other.public_spki).unwrap();
         assert_eq!(z1, z2);
     }
     for c in all(&v, "ecdh_negative") {
         let cv = curve(c["curve"].as_str().unwrap());
         let e = asym::ecdh_shared_secret(cv, EcPrivateKey::Scalar(&h(&c, "d")), &h(&c, "peer"))
             .expect_err(c["name"].as_str().unwrap());
-        assert!(matches!(e, Error::InvalidInput { field: "peer_public_key", .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                Error::InvalidInput {
+                    field: "peer_public_key",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
     // Private scalar of the wrong length / zero.
-    assert!(asym::ecdh_shared_secret(EccCurve::P256, EcPrivateKey::Scalar(&[1u8; 31]), &[4u8; 65]).is_err());
-    assert!(asym::ecdh_shared_secret(EccCurve::P256, EcPrivateKey::Scalar(&[0u8; 32]), &[4u8; 65]).is_err());
+    assert!(
+        asym::ecdh_shared_secret(EccCurve::P256, EcPrivateKey::Scalar(&[1u8; 31]), &[4u8; 65])
+            .is_err()
+    );
+    assert!(
+        asym::ecdh_shared_secret(EccCurve::P256, EcPrivateKey::Scalar(&[0u8; 32]), &[4u8; 65])
+            .is_err()
+    );
 }
 
 #[test]
@@ -80,7 +103,12 @@ fn kdf_published() {
     for c in &x963 {
         let n = c["length"].as_u64().unwrap() as usize;
         let k = asym::x963_kdf(KdfHash::Sha256, &h(c, "z"), &h(c, "info"), n).unwrap();
-        assert_eq!(encode(k.expose()), c["key"].as_str().unwrap(), "{}", c["name"]);
+        assert_eq!(
+            encode(k.expose()),
+            c["key"].as_str().unwrap(),
+            "{}",
+            c["name"]
+        );
     }
     for c in &concat {
         let n = c["length"].as_u64().unwrap() as usize;
@@ -117,12 +145,22 @@ fn rsa_oaep_wycheproof() {
     };
     for c in g["cases"].as_array().unwrap() {
         let label = label_of(c);
-        let pt = asym::rsa_decrypt(&sk, RsaPadding::OaepSha256, &h(c, "ct"), label.as_deref()).unwrap();
-        assert_eq!(encode(pt.expose()), c["msg"].as_str().unwrap().to_uppercase(), "tcId {}", c["tcId"]);
+        let pt =
+            asym::rsa_decrypt(&sk, RsaPadding::OaepSha256, &h(c, "ct"), label.as_deref()).unwrap();
+        assert_eq!(
+            encode(pt.expose()),
+            c["msg"].as_str().unwrap().to_uppercase(),
+            "tcId {}",
+            c["tcId"]
+        );
         // Encrypt direction: randomized, so check it decrypts to the same message.
-        let ct = asym::rsa_encrypt(&pk, RsaPadding::OaepSha256, pt.expose(), label.as_deref()).unwrap();
+        let ct =
+            asym::rsa_encrypt(&pk, RsaPadding::OaepSha256, pt.expose(), label.as_deref()).unwrap();
         assert_eq!(ct.len(), 256);
-        assert_eq!(asym::rsa_decrypt(&sk, RsaPadding::OaepSha256, &ct, label.as_deref()).unwrap(), pt);
+        assert_eq!(
+            asym::rsa_decrypt(&sk, RsaPadding::OaepSha256, &ct, label.as_deref()).unwrap(),
+            pt
+        );
     }
     for c in g["negative"].as_array().unwrap() {
         let label = label_of(c);
@@ -151,10 +189,18 @@ fn key2048() -> &'static RsaKeyPair {
 
 #[test]
 fn rsa_generate_sizes_sign_verify() {
-    for size in [RsaKeySize::Rsa2048, RsaKeySize::Rsa3072, RsaKeySize::Rsa4096] {
+    for size in [
+        RsaKeySize::Rsa2048,
+        RsaKeySize::Rsa3072,
+        RsaKeySize::Rsa4096,
+    ] {
         let kp = asym::rsa_generate(size).unwrap();
-        assert_eq!(asym::rsa_public_key(kp.private_pkcs8.expose()).unwrap(), kp.public_spki);
-        let ct = asym::rsa_encrypt(&kp.public_spki, RsaPadding::OaepSha512, &[7u8; 16], None).unwrap();
+        assert_eq!(
+            asym::rsa_public_key(kp.private_pkcs8.expose()).unwrap(),
+            kp.public_spki
+        );
+        let ct =
+            asym::rsa_encrypt(&kp.public_spki, RsaPadding::OaepSha512, &[7u8; 16], None).unwrap();
         assert_eq!(ct.len() * 8, size.bits());
         assert!(!format!("{kp:?}").contains(&encode(kp.private_pkcs8.expose())[..20]));
     }

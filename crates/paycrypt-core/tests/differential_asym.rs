@@ -3,7 +3,9 @@
 //! OAEP / PKCS#1 v1.5 decryption.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use paycrypt_core::asym::{self, EcPrivateKey, EccCurve, KdfHash, KeyDerivationFunction, RsaPadding};
+use paycrypt_core::asym::{
+    self, EcPrivateKey, EccCurve, KdfHash, KeyDerivationFunction, RsaPadding,
+};
 use paycrypt_core::hex::{decode, encode};
 use serde_json::Value;
 
@@ -28,13 +30,31 @@ fn h(c: &Value, k: &str) -> Vec<u8> {
     decode("field", c[k].as_str().unwrap()).unwrap()
 }
 
-fn kdf_cases(name: &str, f: fn(KdfHash, &[u8], &[u8], usize) -> paycrypt_core::Result<paycrypt_core::secret::SecretBytes>) {
+fn kdf_cases(
+    name: &str,
+    f: fn(
+        KdfHash,
+        &[u8],
+        &[u8],
+        usize,
+    ) -> paycrypt_core::Result<paycrypt_core::secret::SecretBytes>,
+) {
     let cases = load(name);
     assert!(cases.len() >= 1000);
     for (i, c) in cases.iter().enumerate() {
         let len = c["length"].as_u64().unwrap() as usize;
-        let k = f(hash(c["hash"].as_str().unwrap()), &h(c, "z"), &h(c, "info"), len).unwrap();
-        assert_eq!(encode(k.expose()), c["key"].as_str().unwrap(), "{name} case {i}");
+        let k = f(
+            hash(c["hash"].as_str().unwrap()),
+            &h(c, "z"),
+            &h(c, "info"),
+            len,
+        )
+        .unwrap();
+        assert_eq!(
+            encode(k.expose()),
+            c["key"].as_str().unwrap(),
+            "{name} case {i}"
+        );
     }
 }
 
@@ -93,11 +113,21 @@ fn rsa_decrypt_vs_cryptography() {
     let keys: Vec<(usize, Vec<u8>, Vec<u8>)> = cases
         .iter()
         .filter(|c| c.get("private_pkcs8").is_some())
-        .map(|c| (c["key"].as_u64().unwrap() as usize, h(c, "private_pkcs8"), h(c, "public_spki")))
+        .map(|c| {
+            (
+                c["key"].as_u64().unwrap() as usize,
+                h(c, "private_pkcs8"),
+                h(c, "public_spki"),
+            )
+        })
         .collect();
     assert_eq!(keys.len(), 4);
     let mut n = 0;
-    for (i, c) in cases.iter().enumerate().filter(|(_, c)| c.get("padding").is_some()) {
+    for (i, c) in cases
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.get("padding").is_some())
+    {
         let (_, sk, pk) = &keys[c["key"].as_u64().unwrap() as usize];
         let pad = match c["padding"].as_str().unwrap() {
             "PKCS1" => RsaPadding::Pkcs1,
@@ -106,10 +136,18 @@ fn rsa_decrypt_vs_cryptography() {
             _ => RsaPadding::OaepSha512,
         };
         let label = h(c, "label");
-        let label = if label.is_empty() { None } else { Some(&label[..]) };
+        let label = if label.is_empty() {
+            None
+        } else {
+            Some(&label[..])
+        };
         let pt = asym::rsa_decrypt(sk, pad, &h(c, "ciphertext"), label)
             .unwrap_or_else(|e| panic!("case {i}: {e}"));
-        assert_eq!(encode(pt.expose()), c["plaintext"].as_str().unwrap(), "case {i}");
+        assert_eq!(
+            encode(pt.expose()),
+            c["plaintext"].as_str().unwrap(),
+            "case {i}"
+        );
         // And our encryption decrypts back (randomized, so compare plaintexts).
         if n % 10 == 0 {
             let ct = asym::rsa_encrypt(pk, pad, pt.expose(), label).unwrap();

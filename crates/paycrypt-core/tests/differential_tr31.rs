@@ -50,7 +50,8 @@ fn psec_tr31_versions_a_b_c_d() {
                 .push(OptionalBlock::new(id, b[1].as_str().unwrap()).unwrap());
         }
         let mut got = h.clone();
-        got.optional_blocks.retain(|b| b.id() != OptionalBlockId::PB);
+        got.optional_blocks
+            .retain(|b| b.id() != OptionalBlockId::PB);
         assert_eq!(got, want, "case {i}");
         let padding = decode("padding", s("padding")).unwrap();
         let rebuilt = tr31::wrap_with_padding(kbpk, &want, key.expose(), &padding)

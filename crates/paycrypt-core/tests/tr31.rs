@@ -54,7 +54,8 @@ fn published_vectors() {
             let k = decode("kbpk", s(c, "kbpk")).unwrap();
             let kbpk = kbpk(s(c, "kbpk_alg"), &k);
             let block = s(c, "block");
-            let u = tr31::unwrap_with_padding(kbpk, block).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let u =
+                tr31::unwrap_with_padding(kbpk, block).unwrap_or_else(|e| panic!("{name}: {e}"));
             let key = s(c, "key");
             assert_eq!(encode(u.key.expose()), key, "{name}");
             let h = &u.header;
@@ -95,7 +96,10 @@ fn published_vectors() {
             assert_eq!(again, block, "{name}");
             // And a fresh random wrap opens to the same key.
             let fresh = tr31::wrap(kbpk, h, u.key.expose()).unwrap();
-            assert_eq!(tr31::unwrap(kbpk, &fresh).unwrap().1.expose(), u.key.expose());
+            assert_eq!(
+                tr31::unwrap(kbpk, &fresh).unwrap().1.expose(),
+                u.key.expose()
+            );
             n += 1;
         }
         for c in g["negative"].as_array().into_iter().flatten() {

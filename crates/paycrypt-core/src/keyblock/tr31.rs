@@ -831,7 +831,10 @@ fn binding_keys(kbpk: &Kbpk<'_>, version: Version) -> Result<BindingKeys> {
 fn cbc_mac(cipher: &BlockCipher, data: &[u8]) -> Result<Vec<u8>> {
     let bs = cipher.block_size();
     let out = cipher.encrypt(Mode::Cbc, &vec![0u8; bs], data)?;
-    Ok(out.get(out.len().saturating_sub(bs)..).unwrap_or(&[]).to_vec())
+    Ok(out
+        .get(out.len().saturating_sub(bs)..)
+        .unwrap_or(&[])
+        .to_vec())
 }
 
 /// Wrap `key` under `kbpk` with X9.143 key-length obfuscation and random padding.
@@ -882,9 +885,9 @@ pub fn wrap_with_padding(
 
     let (enc, mac) = match version {
         Version::A | Version::C => {
-            let enc = keys
-                .kbek
-                .encrypt(Mode::Cbc, head.as_bytes().get(..8).unwrap_or(&[]), &payload)?;
+            let enc =
+                keys.kbek
+                    .encrypt(Mode::Cbc, head.as_bytes().get(..8).unwrap_or(&[]), &payload)?;
             let mut mac_input = Vec::with_capacity(head.len() + enc.len());
             mac_input.extend_from_slice(head.as_bytes());
             mac_input.extend_from_slice(&enc);
