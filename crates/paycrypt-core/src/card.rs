@@ -229,8 +229,18 @@ mod tests {
 
     #[test]
     fn luhn() {
-        assert_eq!(&Pan::new("123456789012").unwrap().rightmost12_excluding_check(), b"012345678901");
-        assert_eq!(&Pan::new("4111111111111111").unwrap().rightmost12_excluding_check(), b"111111111111");
+        assert_eq!(
+            &Pan::new("123456789012")
+                .unwrap()
+                .rightmost12_excluding_check(),
+            b"012345678901"
+        );
+        assert_eq!(
+            &Pan::new("4111111111111111")
+                .unwrap()
+                .rightmost12_excluding_check(),
+            b"111111111111"
+        );
         assert!(luhn_valid("4111111111111111"));
         assert!(luhn_valid("4012345678909"));
         assert!(!luhn_valid("4111111111111112"));
