@@ -26,6 +26,8 @@ mod card;
 mod dukpt;
 mod emv;
 mod mac;
+mod pin;
+mod tr31;
 
 /// How results are printed.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -40,9 +42,18 @@ pub enum OutputFormat {
 /// The offline calculator commands.
 #[derive(Subcommand, Debug)]
 pub enum CalcCommand {
+    /// ISO 9564-1 PIN blocks (formats 0–4, IBM 3624): encode a PIN, decode a block.
+    #[command(subcommand)]
+    Pinblock(pin::PinBlockCommand),
     /// DUKPT (ANSI X9.24-1 TDES, X9.24-3 AES): derive IPEK / initial key, transaction and working keys.
     #[command(subcommand)]
     Dukpt(dukpt::DukptCommand),
+    /// Visa PIN verification value (PVV): generate or verify.
+    #[command(subcommand)]
+    Pvv(pin::PvvCommand),
+    /// IBM 3624 PIN: natural PIN, offset, PIN from offset, verify.
+    #[command(subcommand)]
+    Ibm3624(pin::Ibm3624Command),
     /// Card verification values (CVV/CVC, CVV2/CVC2, iCVV): generate or verify.
     #[command(subcommand)]
     Cvv(card::CvvCommand),
@@ -55,6 +66,9 @@ pub enum CalcCommand {
     Mac(mac::MacArgs),
     /// Key check value of a TDES, AES or HMAC key.
     Kcv(mac::KcvArgs),
+    /// TR-31 / ANSI X9.143 key blocks: wrap, unwrap, inspect.
+    #[command(subcommand)]
+    Tr31(tr31::Tr31Command),
     /// Magnetic-stripe track 2 / EMV tag 57 data.
     #[command(subcommand)]
     Track2(card::Track2Command),
@@ -66,6 +80,10 @@ pub enum CalcCommand {
 /// for invalid input; in both error cases one `error: …` line is written to stderr.
 pub fn run(cmd: CalcCommand, output: OutputFormat) -> ExitCode {
     let result = match cmd {
+        CalcCommand::Pinblock(c) => pin::run_pinblock(c),
+        CalcCommand::Pvv(c) => pin::run_pvv(c),
+        CalcCommand::Ibm3624(c) => pin::run_ibm3624(c),
+        CalcCommand::Tr31(c) => tr31::run(c),
         CalcCommand::Dukpt(c) => dukpt::run(c),
         CalcCommand::Cvv(c) => card::run_cvv(c),
         CalcCommand::Arqc(c) => emv::run_arqc(c),
@@ -161,7 +179,9 @@ impl Report {
         let mut s = String::new();
         for (label, value) in &self.rows {
             let l = format!("{label}:");
-            s.push_str(&format!("{l:<width$} {}\n", value.as_str()));
+            let line = format!("{l:<width$} {}", value.as_str());
+            s.push_str(line.trim_end());
+            s.push('\n');
         }
         s
     }
