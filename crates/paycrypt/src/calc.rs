@@ -99,7 +99,11 @@ pub fn run(cmd: CalcCommand, output: OutputFormat) -> ExitCode {
                 OutputFormat::Json => report.to_json(),
             };
             let mut out = std::io::stdout().lock();
-            if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+            if out
+                .write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .is_err()
+            {
                 return ExitCode::from(2);
             }
             ExitCode::SUCCESS

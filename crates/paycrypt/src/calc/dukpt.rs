@@ -105,10 +105,26 @@ fn derive_tdes(bdk: &[u8], ksn: &tdes::Ksn) -> CalcResult {
     r.add("transaction_key_kcv", tdes_kcv(tk.expose())?);
     let variants: [(&'static str, &'static str, tdes::KeyVariant); 5] = [
         ("pin_key", "pin_key_kcv", tdes::KeyVariant::Pin),
-        ("mac_request_key", "mac_request_key_kcv", tdes::KeyVariant::MacRequest),
-        ("mac_response_key", "mac_response_key_kcv", tdes::KeyVariant::MacResponse),
-        ("data_request_key", "data_request_key_kcv", tdes::KeyVariant::DataRequest),
-        ("data_response_key", "data_response_key_kcv", tdes::KeyVariant::DataResponse),
+        (
+            "mac_request_key",
+            "mac_request_key_kcv",
+            tdes::KeyVariant::MacRequest,
+        ),
+        (
+            "mac_response_key",
+            "mac_response_key_kcv",
+            tdes::KeyVariant::MacResponse,
+        ),
+        (
+            "data_request_key",
+            "data_request_key_kcv",
+            tdes::KeyVariant::DataRequest,
+        ),
+        (
+            "data_response_key",
+            "data_response_key_kcv",
+            tdes::KeyVariant::DataResponse,
+        ),
     ];
     for (label, kcv_label, v) in variants {
         let k = tdes::variant_key(tk.expose(), v)?;
@@ -140,13 +156,37 @@ fn derive_aes(bdk: &[u8], ksn: &aes::Ksn, key_type: Option<KeyType>) -> CalcResu
     r.add("working_key_type", key_type_name(key_type));
     let usages: [(&'static str, &'static str, aes::KeyUsage); 8] = [
         ("pin_key", "pin_key_kcv", aes::KeyUsage::PinEncryption),
-        ("mac_generation_key", "mac_generation_key_kcv", aes::KeyUsage::MacGeneration),
-        ("mac_verification_key", "mac_verification_key_kcv", aes::KeyUsage::MacVerification),
+        (
+            "mac_generation_key",
+            "mac_generation_key_kcv",
+            aes::KeyUsage::MacGeneration,
+        ),
+        (
+            "mac_verification_key",
+            "mac_verification_key_kcv",
+            aes::KeyUsage::MacVerification,
+        ),
         ("mac_both_key", "mac_both_key_kcv", aes::KeyUsage::MacBoth),
-        ("data_encrypt_key", "data_encrypt_key_kcv", aes::KeyUsage::DataEncrypt),
-        ("data_decrypt_key", "data_decrypt_key_kcv", aes::KeyUsage::DataDecrypt),
-        ("data_both_key", "data_both_key_kcv", aes::KeyUsage::DataBoth),
-        ("key_encryption_key", "key_encryption_key_kcv", aes::KeyUsage::KeyEncryptionKey),
+        (
+            "data_encrypt_key",
+            "data_encrypt_key_kcv",
+            aes::KeyUsage::DataEncrypt,
+        ),
+        (
+            "data_decrypt_key",
+            "data_decrypt_key_kcv",
+            aes::KeyUsage::DataDecrypt,
+        ),
+        (
+            "data_both_key",
+            "data_both_key_kcv",
+            aes::KeyUsage::DataBoth,
+        ),
+        (
+            "key_encryption_key",
+            "key_encryption_key_kcv",
+            aes::KeyUsage::KeyEncryptionKey,
+        ),
     ];
     for (label, kcv_label, usage) in usages {
         let k = aes::derive_working_key(dk.expose(), ksn, usage, key_type)?;

@@ -261,7 +261,9 @@ pub(crate) fn run_arpc(a: ArpcArgs) -> CalcResult {
     match a.method {
         ArpcMethod::One => {
             if a.csu.is_some() || !a.prop.is_empty() {
-                return Err(CalcError::Usage("--csu and --prop apply to --method 2 only"));
+                return Err(CalcError::Usage(
+                    "--csu and --prop apply to --method 2 only",
+                ));
             }
             let arc = a
                 .arc

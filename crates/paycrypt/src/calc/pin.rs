@@ -148,10 +148,14 @@ fn fill(format: FormatArg, pin_len: usize, given: Option<&str>) -> CalcResult<Se
         }
         (FormatArg::Iso4, Some(s)) => Ok(SecretBytes::new(bytes("fill", s)?)),
         (FormatArg::Iso1, None) => Ok(SecretBytes::new(
-            (0..n).map(|_| random::nibble_in(0, 15)).collect::<Result<_, _>>()?,
+            (0..n)
+                .map(|_| random::nibble_in(0, 15))
+                .collect::<Result<_, _>>()?,
         )),
         (FormatArg::Iso3, None) => Ok(SecretBytes::new(
-            (0..n).map(|_| random::nibble_in(10, 15)).collect::<Result<_, _>>()?,
+            (0..n)
+                .map(|_| random::nibble_in(10, 15))
+                .collect::<Result<_, _>>()?,
         )),
         (FormatArg::Iso4, None) => Ok(random::secret_bytes(8)?),
         (_, Some(_)) => Err(CalcError::Usage(
@@ -183,7 +187,10 @@ fn encode(a: &EncodeArgs) -> CalcResult {
     if a.format.format == FormatArg::Iso4 {
         r.hex("pin_field", clear.expose());
         if let Some(p) = &pan {
-            r.hex("pan_field", &pinblock::iso4_pan_field(p, Format4PanField::Iso9564_2017));
+            r.hex(
+                "pan_field",
+                &pinblock::iso4_pan_field(p, Format4PanField::Iso9564_2017),
+            );
         }
     } else {
         if let (true, Some(p)) = (format.binds_pan(), &pan) {
@@ -242,12 +249,21 @@ fn decode(a: &DecodeArgs) -> CalcResult {
 }
 
 /// Decipher a PIN block to its clear form (for format 4: the plain-text PIN field).
-fn decipher(c: &BlockCipher, format: FormatArg, block: &[u8], pan: Option<&Pan>) -> CalcResult<Vec<u8>> {
+fn decipher(
+    c: &BlockCipher,
+    format: FormatArg,
+    block: &[u8],
+    pan: Option<&Pan>,
+) -> CalcResult<Vec<u8>> {
     let want = if format == FormatArg::Iso4 { 16 } else { 8 };
     if block.len() != want {
         return Err(Error::InvalidLength {
             field: "pin_block",
-            expected: if want == 16 { "16 bytes (format 4)" } else { "8 bytes" },
+            expected: if want == 16 {
+                "16 bytes (format 4)"
+            } else {
+                "8 bytes"
+            },
             actual: block.len(),
         }
         .into());
@@ -322,7 +338,10 @@ pub(crate) fn run_pvv(cmd: PvvCommand) -> CalcResult {
             let pvk = tdes("pvk", &a.pvk)?;
             let pan = Pan::new(&a.pan)?;
             let pin = Pin::new(&a.pin)?;
-            verified(pv::verify_visa_pvv(&pvk, &pan, a.pvki, &pin, &v.pvv), Report::new())
+            verified(
+                pv::verify_visa_pvv(&pvk, &pan, a.pvki, &pin, &v.pvv),
+                Report::new(),
+            )
         }
     }
 }

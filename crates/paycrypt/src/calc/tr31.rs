@@ -118,7 +118,10 @@ pub(crate) fn run(cmd: Tr31Command) -> CalcResult {
         Tr31Command::Inspect(a) => {
             let header = tr31::parse_header(&a.block)?;
             let mut r = header_report(&header);
-            r.add("mac", "not checked (inspect needs no key; use unwrap to verify)");
+            r.add(
+                "mac",
+                "not checked (inspect needs no key; use unwrap to verify)",
+            );
             Ok(r)
         }
     }
