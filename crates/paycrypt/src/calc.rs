@@ -99,11 +99,7 @@ pub fn run(cmd: CalcCommand, output: OutputFormat) -> ExitCode {
                 OutputFormat::Json => report.to_json(),
             };
             let mut out = std::io::stdout().lock();
-            if out
-                .write_all(text.as_bytes())
-                .and_then(|()| out.flush())
-                .is_err()
-            {
+            if out.write_all(&text).and_then(|()| out.flush()).is_err() {
                 return ExitCode::from(2);
             }
             ExitCode::SUCCESS
@@ -178,35 +174,50 @@ impl Report {
         self.add(label, hex::encode(bytes))
     }
 
-    fn to_table(&self) -> String {
+    /// Capacity for the printed report, reserved up front so that the buffer
+    /// holding key material is never reallocated (and left unzeroized).
+    fn capacity(&self) -> usize {
+        self.rows
+            .iter()
+            .map(|(l, v)| 2 * l.len() + 6 * v.len() + 16)
+            .sum::<usize>()
+            + 16
+    }
+
+    /// Aligned `label: value` lines (no trailing space after an empty value).
+    fn to_table(&self) -> Zeroizing<Vec<u8>> {
         let width = self.rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0) + 1;
-        let mut s = String::new();
+        let mut s = Zeroizing::new(Vec::with_capacity(
+            self.capacity() + width * self.rows.len(),
+        ));
         for (label, value) in &self.rows {
-            let l = format!("{label}:");
-            let line = format!("{l:<width$} {}", value.as_str());
-            s.push_str(line.trim_end());
-            s.push('\n');
+            s.extend_from_slice(label.as_bytes());
+            s.push(b':');
+            if !value.is_empty() {
+                s.extend(core::iter::repeat_n(b' ', width - label.len()));
+                s.extend_from_slice(value.as_bytes());
+            }
+            s.push(b'\n');
         }
         s
     }
 
-    fn to_json(&self) -> String {
-        let mut s = String::from("{");
+    /// One JSON object, members in insertion order, all values strings.
+    fn to_json(&self) -> Zeroizing<Vec<u8>> {
+        let mut s = Zeroizing::new(Vec::with_capacity(self.capacity()));
+        s.push(b'{');
         for (i, (label, value)) in self.rows.iter().enumerate() {
             if i > 0 {
-                s.push(',');
+                s.push(b',');
             }
-            s.push_str(&json_string(label));
-            s.push(':');
-            s.push_str(&json_string(value));
+            // Writing a string into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *s, label);
+            s.push(b':');
+            let _ = serde_json::to_writer(&mut *s, value.as_str());
         }
-        s.push_str("}\n");
+        s.extend_from_slice(b"}\n");
         s
     }
-}
-
-fn json_string(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| String::from("\"\""))
 }
 
 // ---------------------------------------------------------------------------
