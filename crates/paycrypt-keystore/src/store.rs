@@ -393,10 +393,12 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let snap = backend.load()?;
         match &snap.master_key_id {
-            Some(id) if id != master.id() => return Err(StoreError::validation(format!(
+            Some(id) if id != master.id() => {
+                return Err(StoreError::validation(format!(
                 "the database is sealed under master key {id}, but the configured master key is {}",
                 master.id()
-            ))),
+            )))
+            }
             Some(_) => {}
             None => backend.apply(&[Change::SetMasterKeyId(master.id().to_owned())])?,
         }
