@@ -86,6 +86,33 @@ impl LoadedKey {
     pub fn material(&self) -> &[u8] {
         self.material.expose()
     }
+
+    /// The DER SubjectPublicKeyInfo of an asymmetric key: the stored bytes of an imported
+    /// PUBLIC_KEY, or the public half of a generated ASYMMETRIC_KEY_PAIR (whose material is a
+    /// PKCS#8 private key). `None` for symmetric keys or unparsable material.
+    pub fn public_key_der(&self) -> Option<Vec<u8>> {
+        use aws_lc_rs::encoding::AsDer;
+        use aws_lc_rs::signature::{self as sig, KeyPair as _};
+        let attrs = &self.key.key_attributes;
+        match attrs.key_class {
+            KeyClass::PublicKey => Some(self.material().to_vec()),
+            KeyClass::AsymmetricKeyPair if attrs.key_algorithm.is_rsa() => {
+                let kp = aws_lc_rs::rsa::KeyPair::from_pkcs8(self.material()).ok()?;
+                Some(kp.public_key().as_der().ok()?.as_ref().to_vec())
+            }
+            KeyClass::AsymmetricKeyPair => {
+                let curve = match attrs.key_algorithm {
+                    KeyAlgorithm::EccNistP256 => &sig::ECDSA_P256_SHA256_ASN1_SIGNING,
+                    KeyAlgorithm::EccNistP384 => &sig::ECDSA_P384_SHA384_ASN1_SIGNING,
+                    KeyAlgorithm::EccNistP521 => &sig::ECDSA_P521_SHA512_ASN1_SIGNING,
+                    _ => return None,
+                };
+                let kp = sig::EcdsaKeyPair::from_pkcs8(curve, self.material()).ok()?;
+                Some(kp.public_key().as_der().ok()?.as_ref().to_vec())
+            }
+            _ => None,
+        }
+    }
 }
 
 impl core::fmt::Debug for LoadedKey {
@@ -224,8 +251,57 @@ fn default_kcv_algorithm(alg: KeyAlgorithm) -> KeyCheckValueAlgorithm {
     } else if alg.is_aes() {
         KeyCheckValueAlgorithm::Cmac
     } else {
-        KeyCheckValueAlgorithm::Sha1
+        // AWS examples label asymmetric KCVs CMAC (AWS-API.md §3.5).
+        KeyCheckValueAlgorithm::Cmac
     }
+}
+
+/// KCV of an asymmetric key: SHA-1 over the public key bytes (DER SubjectPublicKeyInfo),
+/// leftmost 4 bytes, upper-case hex. (AWS shows 4-byte KCVs for asymmetric keys without
+/// documenting the algorithm.)
+fn asymmetric_kcv(public_key: &[u8]) -> Result<String, StoreError> {
+    let v = paycrypt_core::kcv::sha1_kcv(public_key, 4)
+        .map_err(|_| StoreError::internal("key check value computation failed"))?;
+    Ok(paycrypt_core::hex::encode(&v))
+}
+
+/// Generate an RSA or ECC key pair: (PKCS#8 v1 DER private key, DER SubjectPublicKeyInfo).
+fn generate_key_pair(alg: KeyAlgorithm) -> Result<(SecretBytes, Vec<u8>), StoreError> {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::{self as sig, KeyPair as _};
+    let fail = || StoreError::internal(format!("{alg} key pair generation failed"));
+    if alg.is_rsa() {
+        let size = match alg {
+            KeyAlgorithm::Rsa2048 => aws_lc_rs::rsa::KeySize::Rsa2048,
+            KeyAlgorithm::Rsa3072 => aws_lc_rs::rsa::KeySize::Rsa3072,
+            _ => aws_lc_rs::rsa::KeySize::Rsa4096,
+        };
+        let kp = aws_lc_rs::rsa::KeyPair::generate(size).map_err(|_| fail())?;
+        let pkcs8 =
+            AsDer::<aws_lc_rs::encoding::Pkcs8V1Der<'_>>::as_der(&kp).map_err(|_| fail())?;
+        let spki = kp.public_key().as_der().map_err(|_| fail())?;
+        return Ok((
+            SecretBytes::from_slice(pkcs8.as_ref()),
+            spki.as_ref().to_vec(),
+        ));
+    }
+    let curve = match alg {
+        KeyAlgorithm::EccNistP256 => &sig::ECDSA_P256_SHA256_ASN1_SIGNING,
+        KeyAlgorithm::EccNistP384 => &sig::ECDSA_P384_SHA384_ASN1_SIGNING,
+        KeyAlgorithm::EccNistP521 => &sig::ECDSA_P521_SHA512_ASN1_SIGNING,
+        _ => {
+            return Err(StoreError::validation(format!(
+                "{alg} is not a key pair algorithm"
+            )))
+        }
+    };
+    let kp = sig::EcdsaKeyPair::generate(curve).map_err(|_| fail())?;
+    let pkcs8 = kp.to_pkcs8v1().map_err(|_| fail())?;
+    let spki = kp.public_key().as_der().map_err(|_| fail())?;
+    Ok((
+        SecretBytes::from_slice(pkcs8.as_ref()),
+        spki.as_ref().to_vec(),
+    ))
 }
 
 /// Check imported symmetric material against its algorithm.
@@ -611,28 +687,38 @@ impl Store {
         }
     }
 
-    /// `CreateKey`: generate a key (random material; TDES with odd parity and never with equal
-    /// halves), compute its KCV, seal and store it. Origin AWS_PAYMENT_CRYPTOGRAPHY.
+    /// `CreateKey`: generate a key, compute its KCV, seal and store it. Origin
+    /// AWS_PAYMENT_CRYPTOGRAPHY.
+    ///
+    /// * Symmetric keys: random material; TDES keys get odd parity and are never generated with
+    ///   equal parts. KCV per `KeyCheckValueAlgorithm` (default ANSI_X9_24 for TDES, CMAC for AES,
+    ///   HMAC for HMAC keys), 3 bytes.
+    /// * ASYMMETRIC_KEY_PAIR (RSA 2048/3072/4096, ECC P-256/384/521, generated with aws-lc-rs):
+    ///   the material is the PKCS#8 v1 DER private key ([`LoadedKey::public_key_der`] gives the
+    ///   public key). The KCV is 4 bytes (8 hex, as AWS shows for asymmetric keys) of SHA-1 over
+    ///   the DER SubjectPublicKeyInfo; AWS does not document its algorithm (AWS-API.md §3.5), and
+    ///   the label is the requested `KeyCheckValueAlgorithm` (default CMAC, as AWS examples show).
     ///
     /// # Errors
     /// `Validation` for attributes outside the AWS table, a KCV algorithm that does not fit the
-    /// key, bad tags, or asymmetric key pairs (RSA/ECC creation is not supported yet);
-    /// `QuotaExceeded` past 2,000 keys.
+    /// key, or bad tags; `QuotaExceeded` past 2,000 keys.
     pub fn create_key(&self, req: CreateKeyRequest) -> Result<Key, StoreError> {
         let attrs = req.key_attributes;
         validate::check_attributes(&attrs, req.derive_key_usage, Provenance::Create)?;
-        if attrs.key_class != KeyClass::SymmetricKey {
-            return Err(StoreError::validation(format!(
-                "creating {} keys ({}) is not supported yet",
-                attrs.key_class, attrs.key_algorithm
-            )));
-        }
         validate::check_tags(&req.tags)?;
+        let alg = attrs.key_algorithm;
         let kcv_alg = req
             .key_check_value_algorithm
-            .unwrap_or_else(|| default_kcv_algorithm(attrs.key_algorithm));
-        let material = generate_material(attrs.key_algorithm)?;
-        let kcv = kcv_hex(attrs.key_algorithm, material.expose(), kcv_alg)?;
+            .unwrap_or_else(|| default_kcv_algorithm(alg));
+        let (material, kcv) = if alg.is_symmetric() {
+            let material = generate_material(alg)?;
+            let kcv = kcv_hex(alg, material.expose(), kcv_alg)?;
+            (material, kcv)
+        } else {
+            // Key generation happens outside the writer lock (RSA-4096 takes a while).
+            let (private_pkcs8, public_spki) = generate_key_pair(alg)?;
+            (private_pkcs8, asymmetric_kcv(&public_spki)?)
+        };
         let key = Self::new_key_metadata(
             attrs,
             kcv,
@@ -648,7 +734,8 @@ impl Store {
     /// `ImportKey` (after unwrapping): store caller-supplied material. Origin EXTERNAL.
     /// Symmetric material must have the algorithm's exact length (HMAC: 16..128 bytes) and TDES
     /// keys with equal parts are refused. Asymmetric usages are accepted only as PUBLIC_KEY
-    /// (material stored as given; KCV = first 4 bytes of SHA-1 over it).
+    /// (material = DER SubjectPublicKeyInfo, stored as given; KCV = first 4 bytes of SHA-1 over
+    /// it, labelled with the requested algorithm, default CMAC).
     ///
     /// # Errors
     /// As [`Store::create_key`], plus `Validation` for bad material.
@@ -658,19 +745,10 @@ impl Store {
         validate::check_tags(&req.tags)?;
         check_material(attrs.key_algorithm, req.material.expose())?;
         let (kcv_alg, kcv) = if attrs.key_class == KeyClass::PublicKey {
-            // AWS labels public-key KCVs with the requested algorithm (open question, see
-            // AWS-API.md §3.5); the value here is SHA-1 over the key bytes, 4 bytes.
             let a = req
                 .key_check_value_algorithm
-                .unwrap_or(KeyCheckValueAlgorithm::Sha1);
-            (
-                a,
-                kcv_hex(
-                    attrs.key_algorithm,
-                    req.material.expose(),
-                    KeyCheckValueAlgorithm::Sha1,
-                )?,
-            )
+                .unwrap_or_else(|| default_kcv_algorithm(attrs.key_algorithm));
+            (a, asymmetric_kcv(req.material.expose())?)
         } else {
             let a = req
                 .key_check_value_algorithm

@@ -416,3 +416,26 @@ fn rotation() {
         Err(StoreError::Validation(_))
     ));
 }
+
+#[test]
+fn key_pairs_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mk = dir.path().join("mk.hex");
+    write_key_file(&mk, 0x61);
+    let s = open_file(dir.path(), &mk).unwrap();
+    let mut r = create_req(
+        KeyUsage::S0AsymmetricKeyForDigitalSignature,
+        KeyAlgorithm::EccNistP521,
+        'S',
+    );
+    r.key_attributes.key_class = KeyClass::AsymmetricKeyPair;
+    let k = s.create_key(r).unwrap();
+    let lk = s.key_for_use(&k.key_arn).unwrap();
+    let (m, spki) = (lk.material().to_vec(), lk.public_key_der().unwrap());
+    drop((lk, s));
+    let s = open_file(dir.path(), &mk).unwrap();
+    let lk = s.key_for_use(&k.key_arn).unwrap();
+    assert_eq!(lk.material(), &m[..]);
+    assert_eq!(lk.public_key_der().unwrap(), spki);
+    assert_eq!(s.get_key(&k.key_arn).unwrap(), k);
+}
