@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 
 use paycrypt_core::secret::SecretBytes;
 
-use crate::backend::{Backend, Change, KeyRow, MemoryBackend};
+use crate::backend::{Backend, Change, MemoryBackend, Snapshot};
 use crate::error::StoreError;
 use crate::model::{
     Alias, Key, KeyAlgorithm, KeyAttributes, KeyCheckValueAlgorithm, KeyClass, KeyOrigin, KeyState,
@@ -130,6 +130,8 @@ struct Entry {
     loaded: Arc<LoadedKey>,
     /// Set when the stored material failed to unseal (tampered row, wrong master key).
     broken: bool,
+    /// The row version in the backend (optimistic concurrency).
+    version: i64,
 }
 
 #[derive(Debug, Default)]
@@ -142,6 +144,46 @@ struct Cache {
 struct Writer {
     backend: Box<dyn Backend>,
     master: MasterKey,
+}
+
+impl Writer {
+    fn apply(&mut self, changes: &[Change]) -> Result<(), StoreError> {
+        self.backend.apply(self.master.id(), changes)
+    }
+}
+
+/// Unseal a snapshot into a cache; returns the cache and the number of keys that failed to
+/// unseal.
+fn build_cache(snap: Snapshot, master: &MasterKey) -> (Cache, usize) {
+    let mut cache = Cache::default();
+    let mut broken = 0usize;
+    for row in snap.keys {
+        let (material, is_broken) = match &row.sealed {
+            None => (SecretBytes::new(Vec::new()), false),
+            Some(s) => match master.unseal(&row.key, s) {
+                Ok(m) => (m, false),
+                Err(_) => {
+                    broken += 1;
+                    (SecretBytes::new(Vec::new()), true)
+                }
+            },
+        };
+        let arn = row.key.key_arn.clone();
+        cache.keys.insert(
+            arn,
+            Entry {
+                loaded: Arc::new(LoadedKey {
+                    key: row.key,
+                    material,
+                }),
+                broken: is_broken,
+                version: row.version,
+            },
+        );
+    }
+    cache.aliases = snap.aliases.into_iter().collect();
+    cache.tags = snap.tags.into_iter().collect();
+    (cache, broken)
 }
 
 struct Inner {
@@ -476,40 +518,17 @@ impl Store {
             )))
             }
             Some(_) => {}
-            None => backend.apply(&[Change::SetMasterKeyId(master.id().to_owned())])?,
+            None => backend.apply(
+                master.id(),
+                &[Change::SetMasterKeyId(master.id().to_owned())],
+            )?,
         }
-        let mut cache = Cache::default();
-        let mut broken = 0usize;
-        for row in snap.keys {
-            let (material, is_broken) = match &row.sealed {
-                None => (SecretBytes::new(Vec::new()), false),
-                Some(s) => match master.unseal(&row.key, s) {
-                    Ok(m) => (m, false),
-                    Err(_) => {
-                        broken += 1;
-                        (SecretBytes::new(Vec::new()), true)
-                    }
-                },
-            };
-            let arn = row.key.key_arn.clone();
-            cache.keys.insert(
-                arn,
-                Entry {
-                    loaded: Arc::new(LoadedKey {
-                        key: row.key,
-                        material,
-                    }),
-                    broken: is_broken,
-                },
-            );
-        }
+        let (cache, broken) = build_cache(snap, &master);
         if broken > 0 {
             warnings.push(format!(
                 "WARNING: {broken} key(s) failed their integrity check when unsealed and are unusable"
             ));
         }
-        cache.aliases = snap.aliases.into_iter().collect();
-        cache.tags = snap.tags.into_iter().collect();
         Ok(Store {
             inner: Arc::new(Inner {
                 region: region.to_owned(),
@@ -631,17 +650,17 @@ impl Store {
             }
         }
         let sealed = w.master.seal(&key, material.expose())?;
-        let mut changes = vec![Change::PutKey(KeyRow {
+        let mut changes = vec![Change::InsertKey {
             key: key.clone(),
-            sealed: Some(sealed),
-        })];
+            sealed,
+        }];
         if !tags.is_empty() {
             changes.push(Change::SetTags {
                 arn: key.key_arn.clone(),
                 tags: tags.clone(),
             });
         }
-        w.backend.apply(&changes)?;
+        w.apply(&changes)?;
         let mut c = write(&self.inner.cache);
         if !tags.is_empty() {
             c.tags.insert(key.key_arn.clone(), tags);
@@ -654,6 +673,7 @@ impl Store {
                     material,
                 }),
                 broken: false,
+                version: 1,
             },
         );
         Ok(key)
@@ -844,7 +864,11 @@ impl Store {
         if !f(&mut key)? {
             return Ok(key);
         }
-        w.backend.apply(&[Change::UpdateKey(key.clone())])?;
+        w.apply(&[Change::UpdateKey {
+            key: key.clone(),
+            expected_version: entry.version,
+            destroy_material: false,
+        }])?;
         let loaded = Arc::new(LoadedKey {
             key: key.clone(),
             material: entry.loaded.material.clone(),
@@ -854,6 +878,7 @@ impl Store {
             Entry {
                 loaded,
                 broken: entry.broken,
+                version: entry.version + 1,
             },
         );
         Ok(key)
@@ -980,7 +1005,7 @@ impl Store {
             }
             target
         };
-        w.backend.apply(&[Change::PutAlias {
+        w.apply(&[Change::InsertAlias {
             name: alias_name.to_owned(),
             key_arn: target.clone(),
         }])?;
@@ -1062,7 +1087,7 @@ impl Store {
             }
             target
         };
-        w.backend.apply(&[Change::PutAlias {
+        w.apply(&[Change::UpdateAlias {
             name: alias_name.to_owned(),
             key_arn: target.clone(),
         }])?;
@@ -1085,8 +1110,7 @@ impl Store {
         if !read(&self.inner.cache).aliases.contains_key(alias_name) {
             return Err(StoreError::not_found(alias_name));
         }
-        w.backend
-            .apply(&[Change::DeleteAlias(alias_name.to_owned())])?;
+        w.apply(&[Change::DeleteAlias(alias_name.to_owned())])?;
         write(&self.inner.cache).aliases.remove(alias_name);
         Ok(())
     }
@@ -1104,7 +1128,7 @@ impl Store {
             (arn, tags)
         };
         f(&mut tags)?;
-        w.backend.apply(&[Change::SetTags {
+        w.apply(&[Change::SetTags {
             arn: arn.clone(),
             tags: tags.clone(),
         }])?;
@@ -1200,7 +1224,7 @@ impl Store {
             return Ok(0);
         }
         let mut w = lock(&self.inner.writer);
-        let keys: Vec<Key> = read(&self.inner.cache)
+        let due_keys: Vec<(Key, i64)> = read(&self.inner.cache)
             .keys
             .values()
             .filter(|e| due(&e.loaded.key))
@@ -1208,17 +1232,21 @@ impl Store {
                 let mut k = e.loaded.key.clone();
                 k.key_state = KeyState::DeleteComplete;
                 k.enabled = false;
-                k
+                (k, e.version)
             })
             .collect();
-        let mut changes = Vec::with_capacity(keys.len() * 2);
-        for k in &keys {
-            changes.push(Change::UpdateKey(k.clone()));
-            changes.push(Change::DestroyMaterial(k.key_arn.clone()));
-        }
-        w.backend.apply(&changes)?;
+        let changes: Vec<Change> = due_keys
+            .iter()
+            .map(|(k, v)| Change::UpdateKey {
+                key: k.clone(),
+                expected_version: *v,
+                destroy_material: true,
+            })
+            .collect();
+        w.apply(&changes)?;
         let mut c = write(&self.inner.cache);
-        for k in keys {
+        let n = due_keys.len();
+        for (k, v) in due_keys {
             c.keys.insert(
                 k.key_arn.clone(),
                 Entry {
@@ -1227,10 +1255,11 @@ impl Store {
                         material: SecretBytes::new(Vec::new()),
                     }),
                     broken: false,
+                    version: v + 1,
                 },
             );
         }
-        Ok(changes.len() / 2)
+        Ok(n)
     }
 
     /// Re-seal every key under a new master key in ONE transaction (all or nothing), then switch
@@ -1252,6 +1281,7 @@ impl Store {
         let (master, _) = MasterKey::load(&new, &dir)?;
         let mut w = lock(&self.inner.writer);
         let mut changes = Vec::new();
+        let mut resealed = Vec::new();
         {
             let c = read(&self.inner.cache);
             let mut arns: Vec<&String> = c.keys.keys().collect();
@@ -1267,16 +1297,24 @@ impl Store {
                     )));
                 }
                 let sealed = master.seal(&e.loaded.key, e.loaded.material())?;
-                changes.push(Change::PutKey(KeyRow {
-                    key: e.loaded.key.clone(),
-                    sealed: Some(sealed),
-                }));
+                changes.push(Change::Reseal {
+                    arn: arn.clone(),
+                    sealed,
+                    expected_version: e.version,
+                });
+                resealed.push(arn.clone());
             }
         }
         let n = changes.len();
         changes.push(Change::SetMasterKeyId(master.id().to_owned()));
-        w.backend.apply(&changes)?;
+        w.apply(&changes)?;
         w.master = master;
+        let mut c = write(&self.inner.cache);
+        for arn in resealed {
+            if let Some(e) = c.keys.get_mut(&arn) {
+                e.version += 1;
+            }
+        }
         Ok(n)
     }
 }

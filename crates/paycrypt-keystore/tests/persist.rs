@@ -120,7 +120,7 @@ fn schema_and_wal() {
     let v: i64 = c
         .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 1);
+    assert_eq!(v, 2);
     let n: i64 = c
         .query_row("SELECT count(*) FROM schema_version", [], |r| r.get(0))
         .unwrap();
@@ -438,4 +438,76 @@ fn key_pairs_survive_reopen() {
     assert_eq!(lk.material(), &m[..]);
     assert_eq!(lk.public_key_der().unwrap(), spki);
     assert_eq!(s.get_key(&k.key_arn).unwrap(), k);
+}
+
+#[test]
+fn migrates_a_version_1_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let mk = dir.path().join("mk.hex");
+    write_key_file(&mk, 0x71);
+    {
+        // The schema as migration 1 left it.
+        let c = db(dir.path());
+        c.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (1);
+             CREATE TABLE meta (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+             CREATE TABLE keys (arn TEXT PRIMARY KEY NOT NULL, key_state TEXT NOT NULL,
+                 key_json TEXT NOT NULL, sealed BLOB, master_key_id TEXT);
+             CREATE TABLE aliases (alias_name TEXT PRIMARY KEY NOT NULL, key_arn TEXT);
+             CREATE TABLE tags (arn TEXT NOT NULL, position INTEGER NOT NULL,
+                 tag_key TEXT NOT NULL, tag_value TEXT NOT NULL, PRIMARY KEY (arn, tag_key));
+             INSERT INTO aliases VALUES ('alias/old', NULL);",
+        )
+        .unwrap();
+    }
+    let s = open_file(dir.path(), &mk).unwrap();
+    assert_eq!(s.get_alias("alias/old").unwrap().key_arn, None);
+    let k = s.create_key(bdk()).unwrap();
+    s.stop_key_usage(&k.key_arn).unwrap();
+    drop(s);
+    let c = db(dir.path());
+    let (v, row_version): (i64, i64) = c
+        .query_row(
+            "SELECT (SELECT version FROM schema_version), version FROM keys",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((v, row_version), (2, 2));
+}
+
+/// Two writers on one database: a stale row version is a Conflict, not a lost update; a master
+/// key rotated by one writer stops the other from writing rows the first could not read.
+#[test]
+fn concurrent_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mk = dir.path().join("mk.hex");
+    write_key_file(&mk, 0x72);
+    let a = open_file(dir.path(), &mk).unwrap();
+    let k = a.create_key(bdk()).unwrap();
+    let b = open_file(dir.path(), &mk).unwrap(); // loads k at version 1
+    a.stop_key_usage(&k.key_arn).unwrap(); // version 2
+    assert!(matches!(
+        b.delete_key(&k.key_arn, None),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        b.get_key(&k.key_arn).unwrap().key_state,
+        KeyState::CreateComplete
+    );
+    // Alias created by A meanwhile: B's insert is a conflict too.
+    a.create_alias("alias/shared", None).unwrap();
+    match b.create_alias("alias/shared", None) {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("already exists")),
+        r => panic!("{r:?}"),
+    }
+    // Rotation by A: B's next write is refused.
+    let mk2 = dir.path().join("mk2.hex");
+    write_key_file(&mk2, 0x73);
+    a.rotate_master_key(MasterKeySource::File(mk2)).unwrap();
+    match b.create_key(bdk()) {
+        Err(StoreError::Internal(m)) => assert!(m.contains("rotated"), "{m}"),
+        r => panic!("{r:?}"),
+    }
 }
