@@ -4,8 +4,9 @@
 //! * Control plane (`create_key`, `delete_key`, aliases, tags, …): synchronous; each call is one
 //!   database transaction followed by a cache update. Call them from a blocking context.
 //! * Data plane ([`Store::key_for_use`]): reads only the in-memory cache of unsealed keys.
-//! * Persistence: embedded SQLite (`<data_dir>/paycrypt.db`, WAL), key material sealed with
-//!   AES-256-GCM under a master key, bound to the key's ARN and attributes.
+//! * Persistence: embedded SQLite (`<data_dir>/paycrypt.db`, WAL) or PostgreSQL (several nodes,
+//!   caches kept in step with LISTEN/NOTIFY); key material sealed with AES-256-GCM under a
+//!   master key, bound to the key's ARN and attributes.
 //!
 //! Decisions where AWS documentation is silent: `RestoreKey` leaves the key disabled;
 //! DELETE_COMPLETE keys stay visible to `GetKey`/`ListKeys` (material destroyed) and are
@@ -16,6 +17,7 @@
 mod backend;
 mod error;
 pub mod model;
+mod postgres;
 mod seal;
 mod sqlite;
 mod store;

@@ -29,7 +29,7 @@ pub struct StoreConfig {
     /// Directory for the database file (`paycrypt.db`) and the default master key file.
     pub data_dir: PathBuf,
     /// `None`: SQLite at `<data_dir>/paycrypt.db`. `sqlite://<path>`: SQLite at that path.
-    /// `postgres://…` is refused for now (not implemented).
+    /// `postgres://…` / `postgresql://…`: PostgreSQL (shared by several nodes; no TLS).
     pub database_url: Option<String>,
     /// Where the master key comes from.
     pub master_key: MasterKeySource,
@@ -193,6 +193,22 @@ struct Inner {
     warnings: Vec<String>,
     writer: Mutex<Writer>,
     cache: RwLock<Cache>,
+}
+
+impl Inner {
+    fn reload(&self) -> Result<(), StoreError> {
+        let mut w = lock(&self.writer);
+        let snap = w.backend.load()?;
+        if let Some(id) = &snap.master_key_id {
+            if id != w.master.id() {
+                return Err(crate::backend::master_key_changed(id, w.master.id()));
+            }
+        }
+        let (cache, _broken) = build_cache(snap, &w.master);
+        *write(&self.cache) = cache;
+        drop(w);
+        Ok(())
+    }
 }
 
 /// The key store. Cheap to clone (an `Arc` inside); `Send + Sync`.
@@ -440,13 +456,15 @@ fn paginate<T: Clone>(
 }
 
 impl Store {
-    /// Open (or create) a persistent store: SQLite at `<data_dir>/paycrypt.db`, schema
-    /// migrated, every key unsealed into memory.
+    /// Open (or create) a persistent store — SQLite at `<data_dir>/paycrypt.db` by default, or
+    /// PostgreSQL for a `postgres://` URL — migrate its schema and unseal every key into memory.
+    /// With PostgreSQL a listener thread keeps this node's cache in step with other nodes.
+    /// Call it from a blocking context (the PostgreSQL client runs its own runtime).
     ///
     /// # Errors
-    /// `Validation` for a bad region/account, master key or unsupported database URL (PostgreSQL
-    /// is not implemented yet); `Internal` for I/O or database errors, or when the database was
-    /// sealed under a different master key.
+    /// `Validation` for a bad region/account, master key, database URL, or a database sealed
+    /// under a different master key or made for another region/account; `Internal` for I/O or
+    /// database errors.
     pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
         check_scope(&config.region, &config.account)?;
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
@@ -462,12 +480,10 @@ impl Store {
                 if let Some(p) = url.strip_prefix("sqlite://") {
                     PathBuf::from(p)
                 } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-                    return Err(StoreError::validation(
-                        "the PostgreSQL backend is not implemented yet; use the embedded SQLite database",
-                    ));
+                    return Self::open_postgres(config.clone(), url);
                 } else {
                     return Err(StoreError::validation(
-                        "database URL must start with sqlite:// (postgres:// is not implemented yet)",
+                        "database URL must start with sqlite:// or postgres://",
                     ));
                 }
             }
@@ -483,6 +499,42 @@ impl Store {
             Some(config.data_dir),
             warning.into_iter().collect(),
         )
+    }
+
+    fn open_postgres(config: StoreConfig, url: &str) -> Result<Store, StoreError> {
+        let (master, warning) = MasterKey::load(&config.master_key, &config.data_dir)?;
+        let node_id = random_key_id()?;
+        let backend =
+            crate::postgres::PgBackend::open(url, &config.region, &config.account, &node_id)?;
+        let store = Self::with_backend(
+            Box::new(backend),
+            master,
+            &config.region,
+            &config.account,
+            Some(config.data_dir),
+            warning.into_iter().collect(),
+        )?;
+        crate::postgres::listen(
+            url.to_owned(),
+            node_id,
+            Arc::downgrade(&store.inner),
+            |inner: &Inner| {
+                // Errors leave the previous cache in place; the next notification retries.
+                let _ = inner.reload();
+            },
+        )?;
+        Ok(store)
+    }
+
+    /// Reload the cache from the database (keys, aliases, tags). The PostgreSQL backend calls
+    /// this on every change notification from another node; with SQLite it picks up changes
+    /// made by another process on the same file.
+    ///
+    /// # Errors
+    /// `Internal` on a database error, or if the database is now sealed under another master
+    /// key (the old cache stays in place then).
+    pub fn reload(&self) -> Result<(), StoreError> {
+        self.inner.reload()
     }
 
     /// A store that keeps nothing on disk (tests, demos). Material is held in memory only.
