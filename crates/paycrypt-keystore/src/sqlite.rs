@@ -55,6 +55,7 @@ impl SqliteBackend {
     /// region and account the ARNs were made for.
     pub fn open(path: &Path, region: &str, account: &str) -> Result<Self, StoreError> {
         let mut conn = Connection::open(path).map_err(db_err("open"))?;
+        restrict_permissions(path);
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(db_err("busy_timeout"))?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -371,3 +372,14 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, ch: &Change) -> Result<(), StoreErr
     }
     Ok(())
 }
+
+/// Make the database file readable by its owner only (the material in it is sealed, but the
+/// metadata need not be world-readable either). Best effort.
+#[cfg(unix)]
+fn restrict_permissions(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_path: &Path) {}

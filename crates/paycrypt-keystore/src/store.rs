@@ -24,7 +24,7 @@ pub const MAX_ALIASES: usize = 2_000;
 const DAY: f64 = 86_400.0;
 
 /// How to open a persistent store.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoreConfig {
     /// Directory for the database file (`paycrypt.db`) and the default master key file.
     pub data_dir: PathBuf,
@@ -37,6 +37,23 @@ pub struct StoreConfig {
     pub region: String,
     /// 12-digit account id used in ARNs.
     pub account: String,
+}
+
+impl core::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The database URL may hold a password: show only its scheme.
+        let url = self
+            .database_url
+            .as_deref()
+            .map(|u| u.split("://").next().unwrap_or("?").to_owned() + "://…");
+        f.debug_struct("StoreConfig")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &url)
+            .field("master_key", &self.master_key)
+            .field("region", &self.region)
+            .field("account", &self.account)
+            .finish()
+    }
 }
 
 /// `CreateKey` input.

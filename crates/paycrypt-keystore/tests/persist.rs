@@ -511,3 +511,32 @@ fn concurrent_writers() {
         r => panic!("{r:?}"),
     }
 }
+
+#[test]
+fn config_debug_hides_database_password() {
+    let c = StoreConfig {
+        data_dir: "/tmp/x".into(),
+        database_url: Some("postgres://user:hunter2@db/paycrypt".into()),
+        master_key: MasterKeySource::Default,
+        region: REGION.into(),
+        account: ACCOUNT.into(),
+    };
+    let d = format!("{c:?}");
+    assert!(!d.contains("hunter2"), "{d}");
+    assert!(d.contains("postgres://"));
+}
+
+#[cfg(unix)]
+#[test]
+fn database_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mk = dir.path().join("mk.hex");
+    write_key_file(&mk, 0x74);
+    drop(open_file(dir.path(), &mk).unwrap());
+    let mode = std::fs::metadata(dir.path().join("paycrypt.db"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
