@@ -161,6 +161,10 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 #[test]
 fn postgres_backend() {
     let Some(pg) = Cluster::start() else {
+        assert!(
+            std::env::var_os("PAYCRYPT_REQUIRE_POSTGRES").is_none(),
+            "PAYCRYPT_REQUIRE_POSTGRES is set but no PostgreSQL server binaries (initdb, pg_ctl) were found"
+        );
         eprintln!("PostgreSQL server binaries not found; PostgreSQL backend not exercised");
         return;
     };
