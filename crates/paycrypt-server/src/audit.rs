@@ -98,7 +98,11 @@ impl AuditLog {
             .name("paycrypt-audit".into())
             .spawn(move || {
                 for line in rx {
-                    if sink.write_all(line.as_bytes()).and_then(|()| sink.flush()).is_err() {
+                    if sink
+                        .write_all(line.as_bytes())
+                        .and_then(|()| sink.flush())
+                        .is_err()
+                    {
                         tracing::error!("audit log write failed");
                     }
                 }

@@ -246,7 +246,9 @@ pub fn verify<'c>(
         .iter()
         .any(|h| h.is_empty() || h.bytes().any(|b| b.is_ascii_uppercase()))
     {
-        return Err(incomplete("SignedHeaders must be lower-case and ';'-separated"));
+        return Err(incomplete(
+            "SignedHeaders must be lower-case and ';'-separated",
+        ));
     }
 
     let payload_hash = hex_lower(&Sha256::digest(req.body));
@@ -261,17 +263,17 @@ pub fn verify<'c>(
     let creq = canonical_request(req, &signed, &payload_hash);
     let sts = string_to_sign(
         &amz_date,
-        &format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service),
+        &format!(
+            "{}/{}/{}/aws4_request",
+            auth.date, auth.region, auth.service
+        ),
         &creq,
     );
-    let expected = signature(
-        creds.secret(),
-        auth.date,
-        auth.region,
-        auth.service,
-        &sts,
-    )?;
-    if !ct_eq(expected.as_bytes(), auth.signature.to_ascii_lowercase().as_bytes()) {
+    let expected = signature(creds.secret(), auth.date, auth.region, auth.service, &sts)?;
+    if !ct_eq(
+        expected.as_bytes(),
+        auth.signature.to_ascii_lowercase().as_bytes(),
+    ) {
         return Err(invalid(
             "The request signature we calculated does not match the signature you provided. \
              Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
@@ -293,9 +295,11 @@ fn request_time(headers: &HeaderMap) -> Result<(String, i64), ApiError> {
         return Ok((s.to_owned(), epoch));
     }
     if let Some(v) = headers.get("date") {
-        let s = v.to_str().map_err(|_| incomplete("Date is not valid ASCII"))?;
-        let epoch = parse_http_date(s)
-            .ok_or_else(|| incomplete("Date header must be an RFC 7231 date"))?;
+        let s = v
+            .to_str()
+            .map_err(|_| incomplete("Date is not valid ASCII"))?;
+        let epoch =
+            parse_http_date(s).ok_or_else(|| incomplete("Date header must be an RFC 7231 date"))?;
         return Ok((format_amz_date(epoch), epoch));
     }
     Err(incomplete(
@@ -304,7 +308,11 @@ fn request_time(headers: &HeaderMap) -> Result<(String, i64), ApiError> {
 }
 
 /// The canonical request (SigV4 task 1).
-pub fn canonical_request(req: &SignedRequest<'_>, signed_headers: &[&str], payload_hash: &str) -> String {
+pub fn canonical_request(
+    req: &SignedRequest<'_>,
+    signed_headers: &[&str],
+    payload_hash: &str,
+) -> String {
     let mut out = String::with_capacity(256);
     out.push_str(&req.method.to_ascii_uppercase());
     out.push('\n');
@@ -429,7 +437,10 @@ pub fn uri_encode(bytes: &[u8], encode_slash: bool) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(bytes.len() * 3);
     for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || (b == b'/' && !encode_slash) {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'_' | b'~')
+            || (b == b'/' && !encode_slash)
+        {
             out.push(char::from(b));
         } else {
             out.push('%');
@@ -524,7 +535,14 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
     let [h, mi, sec] = t[..] else {
         return None;
     };
-    epoch_of(digits(y)?, mo, digits(d)?, digits(h)?, digits(mi)?, digits(sec)?)
+    epoch_of(
+        digits(y)?,
+        mo,
+        digits(d)?,
+        digits(h)?,
+        digits(mi)?,
+        digits(sec)?,
+    )
 }
 
 /// Format Unix seconds as `YYYYMMDDTHHMMSSZ`.
@@ -558,10 +576,16 @@ mod tests {
 
     #[test]
     fn uri_rules() {
-        assert_eq!(canonical_uri("/keys/alias%2Fx/encrypt"), "/keys/alias%252Fx/encrypt");
+        assert_eq!(
+            canonical_uri("/keys/alias%2Fx/encrypt"),
+            "/keys/alias%252Fx/encrypt"
+        );
         assert_eq!(canonical_uri("/a/./b/../c/"), "/a/c/");
         assert_eq!(canonical_uri(""), "/");
-        assert_eq!(canonical_query("b=2&a=z&a=y&u=x%2Fy%3D"), "a=y&a=z&b=2&u=x%2Fy%3D");
+        assert_eq!(
+            canonical_query("b=2&a=z&a=y&u=x%2Fy%3D"),
+            "a=y&a=z&b=2&u=x%2Fy%3D"
+        );
     }
 
     #[test]
@@ -574,7 +598,9 @@ mod tests {
         assert_eq!(a.region, "us-east-1");
         assert_eq!(a.signed_headers, "host;x-amz-date");
         assert_eq!(
-            parse_authorization("AWS4-HMAC-SHA256 Credential=a/b").unwrap_err().code(),
+            parse_authorization("AWS4-HMAC-SHA256 Credential=a/b")
+                .unwrap_err()
+                .code(),
             "IncompleteSignatureException"
         );
         assert_eq!(

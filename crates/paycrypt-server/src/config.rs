@@ -80,10 +80,16 @@ pub fn resolve_credentials(config: &Config) -> Result<(Credentials, CredentialSo
     if let Some(c) = &config.credentials {
         return Ok((c.clone(), CredentialSource::Config));
     }
-    let id = std::env::var(ENV_ACCESS_KEY_ID).ok().filter(|s| !s.is_empty());
-    let secret = std::env::var(ENV_SECRET_ACCESS_KEY).ok().filter(|s| !s.is_empty());
+    let id = std::env::var(ENV_ACCESS_KEY_ID)
+        .ok()
+        .filter(|s| !s.is_empty());
+    let secret = std::env::var(ENV_SECRET_ACCESS_KEY)
+        .ok()
+        .filter(|s| !s.is_empty());
     match (id, secret) {
-        (Some(id), Some(secret)) => return Ok((Credentials::new(id, secret), CredentialSource::Environment)),
+        (Some(id), Some(secret)) => {
+            return Ok((Credentials::new(id, secret), CredentialSource::Environment))
+        }
         (None, None) => {}
         _ => {
             return Err(format!(
@@ -95,12 +101,17 @@ pub fn resolve_credentials(config: &Config) -> Result<(Credentials, CredentialSo
     if path.exists() {
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let c = parse_credentials_file(&text)
-            .ok_or_else(|| format!("{} has no [default] profile with aws_access_key_id and aws_secret_access_key", path.display()))?;
+        let c = parse_credentials_file(&text).ok_or_else(|| {
+            format!(
+                "{} has no [default] profile with aws_access_key_id and aws_secret_access_key",
+                path.display()
+            )
+        })?;
         return Ok((c, CredentialSource::File(path)));
     }
     let c = generate_credentials().map_err(|e| format!("cannot generate credentials: {e}"))?;
-    write_credentials_file(&path, &c).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    write_credentials_file(&path, &c)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok((c, CredentialSource::Generated(path)))
 }
 
@@ -131,7 +142,11 @@ pub fn parse_credentials_file(text: &str) -> Option<Credentials> {
 const ALNUM_UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const SECRET_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-fn random_string(prefix: &str, len: usize, alphabet: &[u8]) -> Result<String, paycrypt_core::Error> {
+fn random_string(
+    prefix: &str,
+    len: usize,
+    alphabet: &[u8],
+) -> Result<String, paycrypt_core::Error> {
     let mut s = String::from(prefix);
     let mut buf = vec![0u8; len];
     paycrypt_core::random::fill(&mut buf)?;
@@ -195,7 +210,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         let back = parse_credentials_file(&std::fs::read_to_string(&p).unwrap()).unwrap();
         assert_eq!(back.access_key_id, c.access_key_id);

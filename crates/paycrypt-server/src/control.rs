@@ -17,7 +17,9 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::state::{AppState, Ctx};
-use crate::validate::{check_str_element, text, Input, ALIAS_NAME, KEY_ARN, KEY_IDENTIFIER, NEXT_TOKEN};
+use crate::validate::{
+    check_str_element, text, Input, ALIAS_NAME, KEY_ARN, KEY_IDENTIFIER, NEXT_TOKEN,
+};
 
 /// The `X-Amz-Target` prefix of the control plane.
 pub const TARGET_PREFIX: &str = "PaymentCryptographyControlPlane.";
@@ -78,7 +80,12 @@ pub fn operation_name(target: &str) -> Option<&'static str> {
 ///
 /// # Errors
 /// The operation's `ApiError`.
-pub async fn dispatch(state: &Arc<AppState>, op: &str, body: &Value, ctx: &mut Ctx) -> Result<Value, ApiError> {
+pub async fn dispatch(
+    state: &Arc<AppState>,
+    op: &str,
+    body: &Value,
+    ctx: &mut Ctx,
+) -> Result<Value, ApiError> {
     match op {
         "CreateKey" => create_key(state, body, ctx).await,
         "GetKey" => key_op(state, body, ctx, |s, id| s.get_key(&id)).await,
@@ -95,7 +102,9 @@ pub async fn dispatch(state: &Arc<AppState>, op: &str, body: &Value, ctx: &mut C
         "TagResource" => tag_resource(state, body, ctx).await,
         "UntagResource" => untag_resource(state, body, ctx).await,
         "ListTagsForResource" => list_tags(state, body, ctx).await,
-        other if NOT_YET_SUPPORTED.contains(&other) => Err(ApiError::unsupported(&format!("Operation {other}"))),
+        other if NOT_YET_SUPPORTED.contains(&other) => {
+            Err(ApiError::unsupported(&format!("Operation {other}")))
+        }
         other => Err(ApiError::UnknownOperation {
             message: format!("Unknown operation {other}"),
         }),
@@ -216,8 +225,15 @@ fn tags(input: &mut Input<'_>, name: &'static str, required: bool) -> Result<Vec
 async fn create_key(state: &Arc<AppState>, body: &Value, ctx: &mut Ctx) -> Result<Value, ApiError> {
     let mut i = Input::root(body)?;
     let key_attributes = key_attributes(&mut i)?;
-    let kcvs: Vec<&str> = KeyCheckValueAlgorithm::ALL.iter().map(|c| c.as_str()).collect();
-    let key_check_value_algorithm = i.opt_enum("KeyCheckValueAlgorithm", KeyCheckValueAlgorithm::parse, &kcvs)?;
+    let kcvs: Vec<&str> = KeyCheckValueAlgorithm::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    let key_check_value_algorithm = i.opt_enum(
+        "KeyCheckValueAlgorithm",
+        KeyCheckValueAlgorithm::parse,
+        &kcvs,
+    )?;
     let exportable = i.req_bool("Exportable")?;
     let enabled = i.opt_bool("Enabled")?;
     let tags = tags(&mut i, "Tags", false)?;
@@ -236,7 +252,12 @@ async fn create_key(state: &Arc<AppState>, body: &Value, ctx: &mut Ctx) -> Resul
     key_output(ctx, &key)
 }
 
-async fn key_op<F>(state: &Arc<AppState>, body: &Value, ctx: &mut Ctx, f: F) -> Result<Value, ApiError>
+async fn key_op<F>(
+    state: &Arc<AppState>,
+    body: &Value,
+    ctx: &mut Ctx,
+    f: F,
+) -> Result<Value, ApiError>
 where
     F: FnOnce(&Store, String) -> Result<paycrypt_keystore::model::Key, StoreError> + Send + 'static,
 {
@@ -275,11 +296,19 @@ async fn list_keys(state: &Arc<AppState>, body: &Value) -> Result<Value, ApiErro
     let key_state = i.opt_enum("KeyState", KeyState::parse, &states)?;
     let (token, max) = page(&mut i)?;
     i.finish()?;
-    let (keys, next) = blocking(state, move |s| s.list_keys(key_state, token.as_deref(), max)).await?;
+    let (keys, next) = blocking(state, move |s| {
+        s.list_keys(key_state, token.as_deref(), max)
+    })
+    .await?;
     Ok(with_token(json!({ "Keys": to_json(&keys)? }), next))
 }
 
-async fn alias_write(state: &Arc<AppState>, body: &Value, ctx: &mut Ctx, create: bool) -> Result<Value, ApiError> {
+async fn alias_write(
+    state: &Arc<AppState>,
+    body: &Value,
+    ctx: &mut Ctx,
+    create: bool,
+) -> Result<Value, ApiError> {
     let mut i = Input::root(body)?;
     let name = i.req_str("AliasName", ALIAS_NAME)?.to_owned();
     let key_arn = i.opt_str("KeyArn", KEY_ARN)?.map(str::to_owned);
@@ -317,7 +346,11 @@ async fn delete_alias(state: &Arc<AppState>, body: &Value) -> Result<Value, ApiE
     Ok(json!({}))
 }
 
-async fn list_aliases(state: &Arc<AppState>, body: &Value, ctx: &mut Ctx) -> Result<Value, ApiError> {
+async fn list_aliases(
+    state: &Arc<AppState>,
+    body: &Value,
+    ctx: &mut Ctx,
+) -> Result<Value, ApiError> {
     let mut i = Input::root(body)?;
     let key_arn = i.opt_str("KeyArn", KEY_ARN)?.map(str::to_owned);
     let (token, max) = page(&mut i)?;
@@ -325,12 +358,18 @@ async fn list_aliases(state: &Arc<AppState>, body: &Value, ctx: &mut Ctx) -> Res
     if let Some(a) = &key_arn {
         ctx.key(a);
     }
-    let (aliases, next) =
-        blocking(state, move |s| s.list_aliases(key_arn.as_deref(), token.as_deref(), max)).await?;
+    let (aliases, next) = blocking(state, move |s| {
+        s.list_aliases(key_arn.as_deref(), token.as_deref(), max)
+    })
+    .await?;
     Ok(with_token(json!({ "Aliases": to_json(&aliases)? }), next))
 }
 
-async fn tag_resource(state: &Arc<AppState>, body: &Value, ctx: &mut Ctx) -> Result<Value, ApiError> {
+async fn tag_resource(
+    state: &Arc<AppState>,
+    body: &Value,
+    ctx: &mut Ctx,
+) -> Result<Value, ApiError> {
     let mut i = Input::root(body)?;
     let arn = i.req_str("ResourceArn", KEY_ARN)?.to_owned();
     let tags = tags(&mut i, "Tags", true)?;
@@ -340,7 +379,11 @@ async fn tag_resource(state: &Arc<AppState>, body: &Value, ctx: &mut Ctx) -> Res
     Ok(json!({}))
 }
 
-async fn untag_resource(state: &Arc<AppState>, body: &Value, ctx: &mut Ctx) -> Result<Value, ApiError> {
+async fn untag_resource(
+    state: &Arc<AppState>,
+    body: &Value,
+    ctx: &mut Ctx,
+) -> Result<Value, ApiError> {
     let mut i = Input::root(body)?;
     let arn = i.req_str("ResourceArn", KEY_ARN)?.to_owned();
     let list = i.opt_list("TagKeys", 0, 200)?;
@@ -365,8 +408,10 @@ async fn list_tags(state: &Arc<AppState>, body: &Value, ctx: &mut Ctx) -> Result
     let (token, max) = page(&mut i)?;
     i.finish()?;
     ctx.key(&arn);
-    let (tags, next) =
-        blocking(state, move |s| s.list_tags_for_resource(&arn, token.as_deref(), max)).await?;
+    let (tags, next) = blocking(state, move |s| {
+        s.list_tags_for_resource(&arn, token.as_deref(), max)
+    })
+    .await?;
     Ok(with_token(json!({ "Tags": to_json(&tags)? }), next))
 }
 
@@ -376,8 +421,14 @@ mod tests {
 
     #[test]
     fn operation_names() {
-        assert_eq!(operation_name("PaymentCryptographyControlPlane.ListKeys"), Some("ListKeys"));
-        assert_eq!(operation_name("PaymentCryptographyControlPlane.ImportKey"), Some("ImportKey"));
+        assert_eq!(
+            operation_name("PaymentCryptographyControlPlane.ListKeys"),
+            Some("ListKeys")
+        );
+        assert_eq!(
+            operation_name("PaymentCryptographyControlPlane.ImportKey"),
+            Some("ImportKey")
+        );
         assert_eq!(operation_name("PaymentCryptographyControlPlane.Nope"), None);
         assert_eq!(operation_name("Other.ListKeys"), None);
     }

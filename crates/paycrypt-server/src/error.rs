@@ -347,7 +347,10 @@ mod tests {
         assert_eq!(v.body()["Reason"], "INVALID_MAC");
         assert_eq!(v.code(), "VerificationFailedException");
         let r = v.to_response(Protocol::RestJson);
-        assert_eq!(r.headers()["x-amzn-errortype"], "VerificationFailedException");
+        assert_eq!(
+            r.headers()["x-amzn-errortype"],
+            "VerificationFailedException"
+        );
     }
 
     #[test]

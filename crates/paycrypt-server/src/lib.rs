@@ -53,7 +53,14 @@ fn request_id() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = auth::hex_lower(&b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 enum Target {
@@ -79,7 +86,12 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
 
     if parts.method == Method::GET && path == "/health" {
         return with_rid(
-            (StatusCode::OK, [("content-type", "application/json")], r#"{"status":"ok"}"#).into_response(),
+            (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                r#"{"status":"ok"}"#,
+            )
+                .into_response(),
             &rid,
         );
     }
@@ -133,7 +145,12 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
             headers: &parts.headers,
             body: &bytes,
         };
-        let creds = auth::verify(&signed, &state.credentials, auth::SERVICE, started_wall as i64)?;
+        let creds = auth::verify(
+            &signed,
+            &state.credentials,
+            auth::SERVICE,
+            started_wall as i64,
+        )?;
         caller = Some(creds.access_key_id.clone());
         let value: Value = if bytes.is_empty() {
             Value::Object(serde_json::Map::new())
@@ -145,7 +162,9 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
             Target::Control(op) => control::dispatch(&state, op, &value, &mut ctx).await,
             Target::Data(r, label) => data::dispatch(&state, r, label.as_deref(), &value, &mut ctx),
             Target::UnknownControl => Err(ApiError::UnknownOperation {
-                message: "The X-Amz-Target header names no operation of PaymentCryptographyControlPlane".into(),
+                message:
+                    "The X-Amz-Target header names no operation of PaymentCryptographyControlPlane"
+                        .into(),
             }),
             Target::Unknown => Err(ApiError::UnknownOperation {
                 message: format!("No operation matches {} {}", parts.method, path),
@@ -157,8 +176,10 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
     let (resp, outcome, code) = match result {
         Ok(v) => {
             let mut r = (StatusCode::OK, v.to_string()).into_response();
-            r.headers_mut()
-                .insert("content-type", HeaderValue::from_static(protocol.content_type()));
+            r.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static(protocol.content_type()),
+            );
             (r, "success".to_owned(), None)
         }
         Err(e) => {
@@ -194,7 +215,9 @@ pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("PAYCRYPT_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().try_init()
     } else {
@@ -243,17 +266,30 @@ pub async fn shutdown_signal() {
 ///
 /// # Errors
 /// As [`serve`].
-pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), String> {
+pub async fn run(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
     let (creds, source) = config::resolve_credentials(&config)?;
     match &source {
         config::CredentialSource::Generated(p) => {
-            println!("paycrypt: generated API credentials in {} (profile [default])", p.display());
+            println!(
+                "paycrypt: generated API credentials in {} (profile [default])",
+                p.display()
+            );
         }
         config::CredentialSource::File(p) => {
-            println!("paycrypt: API credentials from {} (profile [default])", p.display());
+            println!(
+                "paycrypt: API credentials from {} (profile [default])",
+                p.display()
+            );
         }
         config::CredentialSource::Environment => {
-            println!("paycrypt: API credentials from {} / {}", config::ENV_ACCESS_KEY_ID, config::ENV_SECRET_ACCESS_KEY);
+            println!(
+                "paycrypt: API credentials from {} / {}",
+                config::ENV_ACCESS_KEY_ID,
+                config::ENV_SECRET_ACCESS_KEY
+            );
         }
         config::CredentialSource::Config => {}
     }
@@ -272,7 +308,8 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
         tracing::warn!("{w}");
         eprintln!("paycrypt: {w}");
     }
-    let audit = AuditLog::open(&config.audit_log).map_err(|e| format!("cannot open the audit log: {e}"))?;
+    let audit =
+        AuditLog::open(&config.audit_log).map_err(|e| format!("cannot open the audit log: {e}"))?;
     let state = Arc::new(AppState {
         store,
         credentials: vec![creds],
@@ -290,7 +327,9 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
             let s = sweeper_store.clone();
             match tokio::task::spawn_blocking(move || s.sweep_deletions(now_f64())).await {
                 Ok(Ok(n)) if n > 0 => tracing::info!(keys = n, "completed scheduled key deletions"),
-                Ok(Err(e)) => tracing::error!(error = %e, "sweep of scheduled key deletions failed"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "sweep of scheduled key deletions failed")
+                }
                 _ => {}
             }
         }
@@ -303,7 +342,11 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
         tracing::info!("shutting down: draining connections");
         h.graceful_shutdown(Some(Duration::from_secs(30)));
     });
-    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let h = handle.clone();
     tokio::spawn(async move {
         if let Some(addr) = h.listening().await {
@@ -314,10 +357,12 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
 
     let app = router(Arc::clone(&state));
     let result = match &config.tls {
-        None => axum_server::bind(config.listen)
-            .handle(handle)
-            .serve(app.into_make_service())
-            .await,
+        None => {
+            axum_server::bind(config.listen)
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await
+        }
         Some((cert, key)) => {
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await

@@ -58,9 +58,15 @@ impl Metrics {
         out.push_str("# HELP paycrypt_requests_total API requests by operation.\n");
         out.push_str("# TYPE paycrypt_requests_total counter\n");
         for (op, s) in &ops {
-            let _ = writeln!(out, "paycrypt_requests_total{{operation=\"{op}\"}} {}", s.requests);
+            let _ = writeln!(
+                out,
+                "paycrypt_requests_total{{operation=\"{op}\"}} {}",
+                s.requests
+            );
         }
-        out.push_str("# HELP paycrypt_errors_total API error responses by operation and AWS error code.\n");
+        out.push_str(
+            "# HELP paycrypt_errors_total API error responses by operation and AWS error code.\n",
+        );
         out.push_str("# TYPE paycrypt_errors_total counter\n");
         for (op, s) in &ops {
             for (code, n) in &s.errors {
@@ -70,7 +76,9 @@ impl Metrics {
                 );
             }
         }
-        out.push_str("# HELP paycrypt_request_duration_seconds API request latency by operation.\n");
+        out.push_str(
+            "# HELP paycrypt_request_duration_seconds API request latency by operation.\n",
+        );
         out.push_str("# TYPE paycrypt_request_duration_seconds histogram\n");
         for (op, s) in &ops {
             for (i, le) in BUCKETS.iter().enumerate() {
@@ -85,8 +93,16 @@ impl Metrics {
                 "paycrypt_request_duration_seconds_bucket{{operation=\"{op}\",le=\"+Inf\"}} {}",
                 s.requests
             );
-            let _ = writeln!(out, "paycrypt_request_duration_seconds_sum{{operation=\"{op}\"}} {}", s.sum);
-            let _ = writeln!(out, "paycrypt_request_duration_seconds_count{{operation=\"{op}\"}} {}", s.requests);
+            let _ = writeln!(
+                out,
+                "paycrypt_request_duration_seconds_sum{{operation=\"{op}\"}} {}",
+                s.sum
+            );
+            let _ = writeln!(
+                out,
+                "paycrypt_request_duration_seconds_count{{operation=\"{op}\"}} {}",
+                s.requests
+            );
         }
         out
     }
@@ -103,8 +119,14 @@ mod tests {
         m.record("GetKey", 0.2, Some("ResourceNotFoundException"));
         let t = m.render();
         assert!(t.contains("paycrypt_requests_total{operation=\"GetKey\"} 2"));
-        assert!(t.contains("paycrypt_errors_total{operation=\"GetKey\",code=\"ResourceNotFoundException\"} 1"));
-        assert!(t.contains("paycrypt_request_duration_seconds_bucket{operation=\"GetKey\",le=\"0.0025\"} 1"));
-        assert!(t.contains("paycrypt_request_duration_seconds_bucket{operation=\"GetKey\",le=\"+Inf\"} 2"));
+        assert!(t.contains(
+            "paycrypt_errors_total{operation=\"GetKey\",code=\"ResourceNotFoundException\"} 1"
+        ));
+        assert!(t.contains(
+            "paycrypt_request_duration_seconds_bucket{operation=\"GetKey\",le=\"0.0025\"} 1"
+        ));
+        assert!(t.contains(
+            "paycrypt_request_duration_seconds_bucket{operation=\"GetKey\",le=\"+Inf\"} 2"
+        ));
     }
 }

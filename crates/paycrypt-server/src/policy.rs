@@ -85,9 +85,11 @@ impl MacAlgorithm {
             Self::Iso9797Algorithm1 => KeyUsage::M1Iso9797_1MacKey,
             Self::Iso9797Algorithm3 => KeyUsage::M3Iso9797_3MacKey,
             Self::Cmac => KeyUsage::M6Iso9797_5CmacKey,
-            Self::Hmac | Self::HmacSha224 | Self::HmacSha256 | Self::HmacSha384 | Self::HmacSha512 => {
-                KeyUsage::M7HmacKey
-            }
+            Self::Hmac
+            | Self::HmacSha224
+            | Self::HmacSha256
+            | Self::HmacSha384
+            | Self::HmacSha512 => KeyUsage::M7HmacKey,
             Self::As2805_4_1 => KeyUsage::M0Iso16609MacKey,
         }
     }
@@ -124,7 +126,12 @@ fn has_mode(modes: &KeyModesOfUse, want: fn(&KeyModesOfUse) -> bool) -> bool {
 pub fn authorize(key: &Key, operation: KeyUse) -> Result<(), ApiError> {
     match key.key_state {
         KeyState::CreateComplete => {}
-        KeyState::DeletePending => return Err(refuse(key, "is pending deletion (DELETE_PENDING) and cannot be used")),
+        KeyState::DeletePending => {
+            return Err(refuse(
+                key,
+                "is pending deletion (DELETE_PENDING) and cannot be used",
+            ))
+        }
         KeyState::DeleteComplete => {
             return Err(ApiError::ResourceNotFound {
                 resource_id: key.key_arn.clone(),
@@ -133,7 +140,10 @@ pub fn authorize(key: &Key, operation: KeyUse) -> Result<(), ApiError> {
         _ => return Err(refuse(key, "is not in state CREATE_COMPLETE")),
     }
     if !key.enabled {
-        return Err(refuse(key, "is disabled (StopKeyUsage); call StartKeyUsage to use it"));
+        return Err(refuse(
+            key,
+            "is disabled (StopKeyUsage); call StartKeyUsage to use it",
+        ));
     }
     let a = &key.key_attributes;
     match operation {
@@ -145,7 +155,10 @@ pub fn authorize(key: &Key, operation: KeyUse) -> Result<(), ApiError> {
                 ));
             }
             if !(a.key_algorithm.is_tdes() || a.key_algorithm.is_aes()) {
-                return Err(refuse(key, "cannot be used for symmetric encryption: KeyAlgorithm must be TDES or AES"));
+                return Err(refuse(
+                    key,
+                    "cannot be used for symmetric encryption: KeyAlgorithm must be TDES or AES",
+                ));
             }
             let ok = if operation == KeyUse::EncryptSymmetric {
                 has_mode(&a.key_modes_of_use, |m| m.encrypt)
@@ -228,7 +241,8 @@ mod tests {
 
     fn key(usage: KeyUsage, alg: KeyAlgorithm, mode: char) -> Key {
         Key {
-            key_arn: "arn:aws:payment-cryptography:us-east-1:111122223333:key/abcdefghijklmnop".into(),
+            key_arn: "arn:aws:payment-cryptography:us-east-1:111122223333:key/abcdefghijklmnop"
+                .into(),
             key_attributes: KeyAttributes {
                 key_usage: usage,
                 key_class: KeyClass::SymmetricKey,
@@ -252,10 +266,18 @@ mod tests {
 
     #[test]
     fn encryption_rules() {
-        let k = key(KeyUsage::D0SymmetricDataEncryptionKey, KeyAlgorithm::Aes128, 'E');
+        let k = key(
+            KeyUsage::D0SymmetricDataEncryptionKey,
+            KeyAlgorithm::Aes128,
+            'E',
+        );
         assert!(authorize(&k, KeyUse::EncryptSymmetric).is_ok());
         assert!(authorize(&k, KeyUse::DecryptSymmetric).is_err());
-        let k = key(KeyUsage::D0SymmetricDataEncryptionKey, KeyAlgorithm::Tdes3Key, 'N');
+        let k = key(
+            KeyUsage::D0SymmetricDataEncryptionKey,
+            KeyAlgorithm::Tdes3Key,
+            'N',
+        );
         assert!(authorize(&k, KeyUse::DecryptSymmetric).is_ok());
         let k = key(KeyUsage::P0PinEncryptionKey, KeyAlgorithm::Tdes2Key, 'B');
         assert!(authorize(&k, KeyUse::EncryptSymmetric).is_err());

@@ -78,7 +78,8 @@ pub const KEY_IDENTIFIER: StrShape = StrShape {
 pub const KEY_ARN: StrShape = StrShape {
     min: 70,
     max: 150,
-    pattern: "arn:aws:payment-cryptography:[a-z]{2}-[a-z]{1,16}-[0-9]+:[0-9]{12}:key/[0-9a-zA-Z]{16,64}",
+    pattern:
+        "arn:aws:payment-cryptography:[a-z]{2}-[a-z]{1,16}-[0-9]+:[0-9]{12}:key/[0-9a-zA-Z]{16,64}",
     check: is_key_arn,
 };
 /// `AliasName`.
@@ -175,7 +176,11 @@ impl<'a> Input<'a> {
     ///
     /// # Errors
     /// `ValidationException` for a non-string, a length out of bounds or a pattern mismatch.
-    pub fn opt_str(&mut self, name: &'static str, shape: StrShape) -> Result<Option<&'a str>, ApiError> {
+    pub fn opt_str(
+        &mut self,
+        name: &'static str,
+        shape: StrShape,
+    ) -> Result<Option<&'a str>, ApiError> {
         let Some(v) = self.get(name) else {
             return Ok(None);
         };
@@ -269,7 +274,12 @@ impl<'a> Input<'a> {
     ///
     /// # Errors
     /// `ValidationException` for a non-integer or a value out of range.
-    pub fn opt_int(&mut self, name: &'static str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
+    pub fn opt_int(
+        &mut self,
+        name: &'static str,
+        min: i64,
+        max: i64,
+    ) -> Result<Option<i64>, ApiError> {
         let Some(v) = self.get(name) else {
             return Ok(None);
         };
@@ -403,7 +413,11 @@ impl<'a> Input<'a> {
 ///
 /// # Errors
 /// `ValidationException` naming `path`.
-pub fn check_str_element<'v>(path: &str, v: &'v Value, shape: StrShape) -> Result<&'v str, ApiError> {
+pub fn check_str_element<'v>(
+    path: &str,
+    v: &'v Value,
+    shape: StrShape,
+) -> Result<&'v str, ApiError> {
     let s = v.as_str().ok_or_else(|| type_error(path, "a string"))?;
     let n = s.chars().count();
     if n < shape.min || n > shape.max || !(shape.check)(s) {
@@ -439,6 +453,10 @@ mod tests {
         assert!(!e.message().contains("0g"));
         assert!(i.opt_int("N", 1, 100).is_err());
         assert!(i.req_union("U").is_err());
-        assert!(i.req_str("Missing", PLAIN_TEXT).unwrap_err().message().contains("'Missing'"));
+        assert!(i
+            .req_str("Missing", PLAIN_TEXT)
+            .unwrap_err()
+            .message()
+            .contains("'Missing'"));
     }
 }

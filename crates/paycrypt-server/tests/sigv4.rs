@@ -77,25 +77,54 @@ fn aws_sigv4_test_suite() {
                 headers: &headers,
                 body: c.body.as_bytes(),
             };
-            let who = verify(&req, &creds, &g.service, now).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+            let who =
+                verify(&req, &creds, &g.service, now).unwrap_or_else(|e| panic!("{}: {e}", c.name));
             assert_eq!(who.access_key_id, g.access_key_id);
 
             // Negative: wrong secret, tampered signature, tampered body, other service, skew.
-            assert_eq!(verify(&req, &wrong, &g.service, now).unwrap_err().code(), "InvalidSignatureException", "{}", c.name);
+            assert_eq!(
+                verify(&req, &wrong, &g.service, now).unwrap_err().code(),
+                "InvalidSignatureException",
+                "{}",
+                c.name
+            );
             let mut bad = headers.clone();
             bad.insert(
                 "authorization",
                 HeaderValue::from_str(&auth.replace(&c.signature, &tamper(&c.signature))).unwrap(),
             );
-            let r2 = SignedRequest { headers: &bad, ..req };
-            assert_eq!(verify(&r2, &creds, &g.service, now).unwrap_err().code(), "InvalidSignatureException");
-            let r3 = SignedRequest { body: b"tampered", ..req };
-            assert_eq!(verify(&r3, &creds, &g.service, now).unwrap_err().code(), "InvalidSignatureException");
-            assert_eq!(verify(&req, &creds, SERVICE, now).unwrap_err().code(), "InvalidSignatureException");
-            assert_eq!(verify(&req, &creds, &g.service, now + 16 * 60).unwrap_err().code(), "InvalidSignatureException");
+            let r2 = SignedRequest {
+                headers: &bad,
+                ..req
+            };
+            assert_eq!(
+                verify(&r2, &creds, &g.service, now).unwrap_err().code(),
+                "InvalidSignatureException"
+            );
+            let r3 = SignedRequest {
+                body: b"tampered",
+                ..req
+            };
+            assert_eq!(
+                verify(&r3, &creds, &g.service, now).unwrap_err().code(),
+                "InvalidSignatureException"
+            );
+            assert_eq!(
+                verify(&req, &creds, SERVICE, now).unwrap_err().code(),
+                "InvalidSignatureException"
+            );
+            assert_eq!(
+                verify(&req, &creds, &g.service, now + 16 * 60)
+                    .unwrap_err()
+                    .code(),
+                "InvalidSignatureException"
+            );
             assert!(verify(&req, &creds, &g.service, now + 14 * 60).is_ok());
             let other = vec![Credentials::new("AKIDOTHER", &g.secret_access_key)];
-            assert_eq!(verify(&req, &other, &g.service, now).unwrap_err().code(), "UnrecognizedClientException");
+            assert_eq!(
+                verify(&req, &other, &g.service, now).unwrap_err().code(),
+                "UnrecognizedClientException"
+            );
             n += 1;
         }
     }
@@ -143,7 +172,10 @@ fn botocore_signed_requests() {
         // Decoding %2F before verifying would break the signature: the raw path is what is signed.
         let decoded = c.path.replace("%2F", "/");
         if decoded != c.path {
-            let r2 = SignedRequest { raw_path: &decoded, ..req };
+            let r2 = SignedRequest {
+                raw_path: &decoded,
+                ..req
+            };
             assert!(verify(&r2, &creds, SERVICE, c.now).is_err());
         }
     }
@@ -155,11 +187,28 @@ fn missing_and_malformed_authorization() {
     let mut h = HeaderMap::new();
     h.insert("host", HeaderValue::from_static("x"));
     h.insert("x-amz-date", HeaderValue::from_static("20150830T123600Z"));
-    let req = SignedRequest { method: "POST", raw_path: "/", raw_query: "", headers: &h, body: b"" };
+    let req = SignedRequest {
+        method: "POST",
+        raw_path: "/",
+        raw_query: "",
+        headers: &h,
+        body: b"",
+    };
     let now = parse_amz_date("20150830T123600Z").unwrap();
-    assert_eq!(verify(&req, &creds, SERVICE, now).unwrap_err().code(), "MissingAuthenticationTokenException");
+    assert_eq!(
+        verify(&req, &creds, SERVICE, now).unwrap_err().code(),
+        "MissingAuthenticationTokenException"
+    );
     let mut h = h.clone();
-    h.insert("authorization", HeaderValue::from_static("AWS4-HMAC-SHA256 Credential=AK/20150830/us-east-1/payment-cryptography/aws4_request"));
+    h.insert(
+        "authorization",
+        HeaderValue::from_static(
+            "AWS4-HMAC-SHA256 Credential=AK/20150830/us-east-1/payment-cryptography/aws4_request",
+        ),
+    );
     let req = SignedRequest { headers: &h, ..req };
-    assert_eq!(verify(&req, &creds, SERVICE, now).unwrap_err().code(), "IncompleteSignatureException");
+    assert_eq!(
+        verify(&req, &creds, SERVICE, now).unwrap_err().code(),
+        "IncompleteSignatureException"
+    );
 }

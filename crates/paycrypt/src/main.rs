@@ -12,7 +12,11 @@ use paycrypt_server::audit::AuditDestination;
 use paycrypt_server::config::{Config, ENV_MASTER_KEY};
 
 #[derive(Debug, Parser)]
-#[command(name = "paycrypt", version, about = "A software payment HSM speaking the AWS Payment Cryptography API")]
+#[command(
+    name = "paycrypt",
+    version,
+    about = "A software payment HSM speaking the AWS Payment Cryptography API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -77,7 +81,9 @@ fn main() -> ExitCode {
         } => {
             let master_key = match master_key_file {
                 Some(p) => MasterKeySource::File(p),
-                None if std::env::var_os(ENV_MASTER_KEY).is_some() => MasterKeySource::Env(ENV_MASTER_KEY.to_owned()),
+                None if std::env::var_os(ENV_MASTER_KEY).is_some() => {
+                    MasterKeySource::Env(ENV_MASTER_KEY.to_owned())
+                }
                 None => MasterKeySource::Default,
             };
             let config = Config {

@@ -13,7 +13,9 @@ use crate::policy::KeyUse;
 use crate::state::{AppState, Ctx};
 use crate::validate::{Input, StrShape, CIPHER_TEXT, IV, KEY_IDENTIFIER, PLAIN_TEXT};
 
-const MODES: &[&str] = &["ECB", "CBC", "CFB", "CFB1", "CFB8", "CFB64", "CFB128", "OFB"];
+const MODES: &[&str] = &[
+    "ECB", "CBC", "CFB", "CFB1", "CFB8", "CFB64", "CFB128", "OFB",
+];
 const PADDING_TYPES: &[&str] = &["PKCS1", "OAEP_SHA1", "OAEP_SHA256", "OAEP_SHA512"];
 
 /// The AWS `EncryptionMode` names; `CFB` is full-block CFB.
@@ -60,14 +62,21 @@ fn attributes<'a>(i: &mut Input<'a>, name: &'static str) -> Result<Symmetric<'a>
             let mut s = u.req_obj("Symmetric")?;
             let mode = s.req_enum("Mode", parse_mode, MODES)?;
             let iv = s.opt_str("InitializationVector", IV)?;
-            if s.opt_enum("PaddingType", parse_padding, PADDING_TYPES)?.is_some() {
-                return Err(ApiError::unsupported(&format!("'{}'", s.path_of("PaddingType"))));
+            if s.opt_enum("PaddingType", parse_padding, PADDING_TYPES)?
+                .is_some()
+            {
+                return Err(ApiError::unsupported(&format!(
+                    "'{}'",
+                    s.path_of("PaddingType")
+                )));
             }
             s.finish()?;
             u.finish()?;
             Ok(Symmetric { mode, iv })
         }
-        "Asymmetric" | "Dukpt" | "Emv" => Err(ApiError::unsupported(&format!("'{}'", u.path_of(&member)))),
+        "Asymmetric" | "Dukpt" | "Emv" => {
+            Err(ApiError::unsupported(&format!("'{}'", u.path_of(&member))))
+        }
         _ => {
             let path = u.path_of(&member);
             u.finish()?;
@@ -99,7 +108,11 @@ fn run(
         state,
         ctx,
         id,
-        if encrypt { KeyUse::EncryptSymmetric } else { KeyUse::DecryptSymmetric },
+        if encrypt {
+            KeyUse::EncryptSymmetric
+        } else {
+            KeyUse::DecryptSymmetric
+        },
     )?;
     let algorithm = key
         .key
@@ -159,7 +172,10 @@ fn run(
         "KeyCheckValue": key.key.key_check_value,
     });
     if let Value::Object(m) = &mut v {
-        m.insert(out_name.into(), Value::String(paycrypt_core::hex::encode(&out)));
+        m.insert(
+            out_name.into(),
+            Value::String(paycrypt_core::hex::encode(&out)),
+        );
     }
     Ok(v)
 }
@@ -168,7 +184,12 @@ fn run(
 ///
 /// # Errors
 /// Validation, not-found and policy errors.
-pub fn encrypt_data(state: &AppState, ctx: &mut Ctx, label: Option<&str>, body: &Value) -> Result<Value, ApiError> {
+pub fn encrypt_data(
+    state: &AppState,
+    ctx: &mut Ctx,
+    label: Option<&str>,
+    body: &Value,
+) -> Result<Value, ApiError> {
     run(state, ctx, label, body, true)
 }
 
@@ -176,6 +197,11 @@ pub fn encrypt_data(state: &AppState, ctx: &mut Ctx, label: Option<&str>, body: 
 ///
 /// # Errors
 /// Validation, not-found and policy errors.
-pub fn decrypt_data(state: &AppState, ctx: &mut Ctx, label: Option<&str>, body: &Value) -> Result<Value, ApiError> {
+pub fn decrypt_data(
+    state: &AppState,
+    ctx: &mut Ctx,
+    label: Option<&str>,
+    body: &Value,
+) -> Result<Value, ApiError> {
     run(state, ctx, label, body, false)
 }

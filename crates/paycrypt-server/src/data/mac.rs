@@ -32,7 +32,10 @@ fn mac_attributes(i: &mut Input<'_>, name: &'static str) -> Result<MacAlgorithm,
                 | MacAlgorithm::HmacSha256
                 | MacAlgorithm::HmacSha384
                 | MacAlgorithm::HmacSha512 => Ok(alg),
-                other => Err(ApiError::unsupported(&format!("'{path}' value {}", other.as_str()))),
+                other => Err(ApiError::unsupported(&format!(
+                    "'{path}' value {}",
+                    other.as_str()
+                ))),
             }
         }
         "EmvMac" | "DukptIso9797Algorithm1" | "DukptIso9797Algorithm3" | "DukptCmac" => {
@@ -57,13 +60,22 @@ fn hash_of(alg: MacAlgorithm, key_alg: KeyAlgorithm) -> Result<HashAlgorithm, Ap
             KeyAlgorithm::HmacSha256 => HashAlgorithm::Sha256,
             KeyAlgorithm::HmacSha384 => HashAlgorithm::Sha384,
             KeyAlgorithm::HmacSha512 => HashAlgorithm::Sha512,
-            _ => return Err(ApiError::validation("Algorithm HMAC needs an HMAC_SHA* key")),
+            _ => {
+                return Err(ApiError::validation(
+                    "Algorithm HMAC needs an HMAC_SHA* key",
+                ))
+            }
         },
     })
 }
 
 /// The full MAC of `data` under the loaded key.
-fn compute(alg: MacAlgorithm, key_alg: KeyAlgorithm, material: &[u8], data: &[u8]) -> Result<Vec<u8>, ApiError> {
+fn compute(
+    alg: MacAlgorithm,
+    key_alg: KeyAlgorithm,
+    material: &[u8],
+    data: &[u8],
+) -> Result<Vec<u8>, ApiError> {
     match alg {
         MacAlgorithm::Cmac => {
             let c = key_alg
@@ -83,7 +95,12 @@ fn mac_length(i: &mut Input<'_>) -> Result<Option<usize>, ApiError> {
 ///
 /// # Errors
 /// Validation, not-found and policy errors.
-pub fn generate_mac(state: &AppState, ctx: &mut Ctx, _label: Option<&str>, body: &Value) -> Result<Value, ApiError> {
+pub fn generate_mac(
+    state: &AppState,
+    ctx: &mut Ctx,
+    _label: Option<&str>,
+    body: &Value,
+) -> Result<Value, ApiError> {
     let mut i = Input::root(body)?;
     let id = i.req_str("KeyIdentifier", KEY_IDENTIFIER)?;
     let msg = i.req_str("MessageData", MESSAGE_DATA)?;
@@ -92,10 +109,18 @@ pub fn generate_mac(state: &AppState, ctx: &mut Ctx, _label: Option<&str>, body:
     i.finish()?;
     let key = use_key(state, ctx, id, KeyUse::GenerateMac(alg))?;
     let data = hex("MessageData", msg)?;
-    let full = compute(alg, key.key.key_attributes.key_algorithm, key.material(), &data)?;
+    let full = compute(
+        alg,
+        key.key.key_attributes.key_algorithm,
+        key.material(),
+        &data,
+    )?;
     let n = len.unwrap_or(full.len());
     let mac = full.get(..n).ok_or_else(|| {
-        ApiError::validation(format!("MacLength must be at most {} for this key and algorithm", full.len()))
+        ApiError::validation(format!(
+            "MacLength must be at most {} for this key and algorithm",
+            full.len()
+        ))
     })?;
     Ok(json!({
         "KeyArn": key.key.key_arn,
@@ -108,7 +133,12 @@ pub fn generate_mac(state: &AppState, ctx: &mut Ctx, _label: Option<&str>, body:
 ///
 /// # Errors
 /// Validation, not-found and policy errors; `VerificationFailedException` (INVALID_MAC).
-pub fn verify_mac(state: &AppState, ctx: &mut Ctx, _label: Option<&str>, body: &Value) -> Result<Value, ApiError> {
+pub fn verify_mac(
+    state: &AppState,
+    ctx: &mut Ctx,
+    _label: Option<&str>,
+    body: &Value,
+) -> Result<Value, ApiError> {
     let mut i = Input::root(body)?;
     let id = i.req_str("KeyIdentifier", KEY_IDENTIFIER)?;
     let msg = i.req_str("MessageData", MESSAGE_DATA)?;
@@ -119,7 +149,12 @@ pub fn verify_mac(state: &AppState, ctx: &mut Ctx, _label: Option<&str>, body: &
     let key = use_key(state, ctx, id, KeyUse::VerifyMac(alg))?;
     let data = hex("MessageData", msg)?;
     let given = hex("Mac", mac_hex)?;
-    let full = compute(alg, key.key.key_attributes.key_algorithm, key.material(), &data)?;
+    let full = compute(
+        alg,
+        key.key.key_attributes.key_algorithm,
+        key.material(),
+        &data,
+    )?;
     let n = len.unwrap_or(given.len());
     let Some(expected) = full.get(..n) else {
         return Err(ApiError::validation(format!(

@@ -39,21 +39,96 @@ pub struct Route {
 
 /// Every data-plane operation of the AWS model.
 pub const ROUTES: &[Route] = &[
-    Route { operation: "EncryptData", prefix: "/keys/", suffix: Some("/encrypt"), handler: Some(encryption::encrypt_data) },
-    Route { operation: "DecryptData", prefix: "/keys/", suffix: Some("/decrypt"), handler: Some(encryption::decrypt_data) },
-    Route { operation: "ReEncryptData", prefix: "/keys/", suffix: Some("/reencrypt"), handler: None },
-    Route { operation: "GenerateMac", prefix: "/mac/generate", suffix: None, handler: Some(mac::generate_mac) },
-    Route { operation: "VerifyMac", prefix: "/mac/verify", suffix: None, handler: Some(mac::verify_mac) },
-    Route { operation: "GenerateAs2805KekValidation", prefix: "/as2805kekvalidation/generate", suffix: None, handler: None },
-    Route { operation: "GenerateAuthRequestCryptogram", prefix: "/cryptogram/generate", suffix: None, handler: None },
-    Route { operation: "VerifyAuthRequestCryptogram", prefix: "/cryptogram/verify", suffix: None, handler: None },
-    Route { operation: "GenerateCardValidationData", prefix: "/cardvalidationdata/generate", suffix: None, handler: None },
-    Route { operation: "VerifyCardValidationData", prefix: "/cardvalidationdata/verify", suffix: None, handler: None },
-    Route { operation: "GenerateMacEmvPinChange", prefix: "/macemvpinchange/generate", suffix: None, handler: None },
-    Route { operation: "GeneratePinData", prefix: "/pindata/generate", suffix: None, handler: None },
-    Route { operation: "VerifyPinData", prefix: "/pindata/verify", suffix: None, handler: None },
-    Route { operation: "TranslatePinData", prefix: "/pindata/translate", suffix: None, handler: None },
-    Route { operation: "TranslateKeyMaterial", prefix: "/keymaterial/translate", suffix: None, handler: None },
+    Route {
+        operation: "EncryptData",
+        prefix: "/keys/",
+        suffix: Some("/encrypt"),
+        handler: Some(encryption::encrypt_data),
+    },
+    Route {
+        operation: "DecryptData",
+        prefix: "/keys/",
+        suffix: Some("/decrypt"),
+        handler: Some(encryption::decrypt_data),
+    },
+    Route {
+        operation: "ReEncryptData",
+        prefix: "/keys/",
+        suffix: Some("/reencrypt"),
+        handler: None,
+    },
+    Route {
+        operation: "GenerateMac",
+        prefix: "/mac/generate",
+        suffix: None,
+        handler: Some(mac::generate_mac),
+    },
+    Route {
+        operation: "VerifyMac",
+        prefix: "/mac/verify",
+        suffix: None,
+        handler: Some(mac::verify_mac),
+    },
+    Route {
+        operation: "GenerateAs2805KekValidation",
+        prefix: "/as2805kekvalidation/generate",
+        suffix: None,
+        handler: None,
+    },
+    Route {
+        operation: "GenerateAuthRequestCryptogram",
+        prefix: "/cryptogram/generate",
+        suffix: None,
+        handler: None,
+    },
+    Route {
+        operation: "VerifyAuthRequestCryptogram",
+        prefix: "/cryptogram/verify",
+        suffix: None,
+        handler: None,
+    },
+    Route {
+        operation: "GenerateCardValidationData",
+        prefix: "/cardvalidationdata/generate",
+        suffix: None,
+        handler: None,
+    },
+    Route {
+        operation: "VerifyCardValidationData",
+        prefix: "/cardvalidationdata/verify",
+        suffix: None,
+        handler: None,
+    },
+    Route {
+        operation: "GenerateMacEmvPinChange",
+        prefix: "/macemvpinchange/generate",
+        suffix: None,
+        handler: None,
+    },
+    Route {
+        operation: "GeneratePinData",
+        prefix: "/pindata/generate",
+        suffix: None,
+        handler: None,
+    },
+    Route {
+        operation: "VerifyPinData",
+        prefix: "/pindata/verify",
+        suffix: None,
+        handler: None,
+    },
+    Route {
+        operation: "TranslatePinData",
+        prefix: "/pindata/translate",
+        suffix: None,
+        handler: None,
+    },
+    Route {
+        operation: "TranslateKeyMaterial",
+        prefix: "/keymaterial/translate",
+        suffix: None,
+        handler: None,
+    },
 ];
 
 /// Find the route of a raw (percent-encoded) path; returns it and the raw label. Routing is
@@ -80,15 +155,18 @@ pub fn dispatch(
     ctx: &mut Ctx,
 ) -> Result<Value, ApiError> {
     let Some(handler) = route.handler else {
-        return Err(ApiError::unsupported(&format!("Operation {}", route.operation)));
+        return Err(ApiError::unsupported(&format!(
+            "Operation {}",
+            route.operation
+        )));
     };
-    let label = match raw_label {
-        None => None,
-        Some(raw) => Some(
-            String::from_utf8(crate::auth::percent_decode(raw))
-                .map_err(|_| ApiError::validation("The key identifier in the path is not valid UTF-8"))?,
-        ),
-    };
+    let label =
+        match raw_label {
+            None => None,
+            Some(raw) => Some(String::from_utf8(crate::auth::percent_decode(raw)).map_err(
+                |_| ApiError::validation("The key identifier in the path is not valid UTF-8"),
+            )?),
+        };
     handler(state, ctx, label.as_deref(), body)
 }
 
@@ -96,7 +174,11 @@ pub fn dispatch(
 ///
 /// # Errors
 /// `ValidationException` naming the member.
-pub fn check_label<'a>(name: &str, label: Option<&'a str>, shape: StrShape) -> Result<&'a str, ApiError> {
+pub fn check_label<'a>(
+    name: &str,
+    label: Option<&'a str>,
+    shape: StrShape,
+) -> Result<&'a str, ApiError> {
     let s = label.ok_or_else(|| ApiError::validation(format!("{name} is required")))?;
     let n = s.chars().count();
     if n < shape.min || n > shape.max || !(shape.check)(s) {
@@ -113,7 +195,12 @@ pub fn check_label<'a>(name: &str, label: Option<&'a str>, shape: StrShape) -> R
 ///
 /// # Errors
 /// `ResourceNotFoundException`, or the policy's `ValidationException`.
-pub fn use_key(state: &AppState, ctx: &mut Ctx, identifier: &str, operation: KeyUse) -> Result<Arc<LoadedKey>, ApiError> {
+pub fn use_key(
+    state: &AppState,
+    ctx: &mut Ctx,
+    identifier: &str,
+    operation: KeyUse,
+) -> Result<Arc<LoadedKey>, ApiError> {
     let _ = KEY_IDENTIFIER;
     let k = state.store.key_for_use(identifier)?;
     ctx.key(&k.key.key_arn);
