@@ -7,6 +7,7 @@ import os
 import pathlib
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -39,19 +40,18 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, tmp: pathlib.Path):
+    def __init__(self, tmp: pathlib.Path, extra_args=(), env_credentials=True, scheme="http", verify=None):
         self.port = _free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.endpoint = f"{scheme}://127.0.0.1:{self.port}"
         self.data_dir = tmp / "data"
         self.audit_log = tmp / "audit.log"
         self.stdout = open(tmp / "stdout.log", "w")
         self.stderr = open(tmp / "stderr.log", "w")
-        env = dict(os.environ)
-        env.update(
-            PAYCRYPT_ACCESS_KEY_ID=ACCESS_KEY_ID,
-            PAYCRYPT_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY,
-            RUST_LOG="info",
-        )
+        env = dict(os.environ, RUST_LOG="info")
+        env.pop("PAYCRYPT_ACCESS_KEY_ID", None)
+        env.pop("PAYCRYPT_SECRET_ACCESS_KEY", None)
+        if env_credentials:
+            env.update(PAYCRYPT_ACCESS_KEY_ID=ACCESS_KEY_ID, PAYCRYPT_SECRET_ACCESS_KEY=SECRET_ACCESS_KEY)
         self.proc = subprocess.Popen(
             [
                 _binary(),
@@ -62,6 +62,7 @@ class Server:
                 str(self.data_dir),
                 "--audit-log",
                 str(self.audit_log),
+                *extra_args,
             ],
             env=env,
             stdout=self.stdout,
@@ -72,7 +73,8 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"paycrypt exited early with {self.proc.returncode}: {(tmp / 'stderr.log').read_text()}")
             try:
-                with urllib.request.urlopen(self.endpoint + "/health", timeout=1) as r:
+                ctx = ssl.create_default_context(cafile=verify) if verify else None
+                with urllib.request.urlopen(self.endpoint + "/health", timeout=1, context=ctx) as r:
                     if r.status == 200:
                         break
             except OSError:
