@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use crate::backend::{Backend, Change, KeyRow, Snapshot};
+use crate::backend::{master_key_changed, stale_key, Backend, Change, KeyRow, Snapshot};
 use crate::error::StoreError;
 use crate::model::{Key, Tag};
 use crate::seal::Sealed;
@@ -36,6 +36,8 @@ const MIGRATIONS: &[&str] = &[
          tag_value TEXT NOT NULL,
          PRIMARY KEY (arn, tag_key)
      );",
+    // 2: row versions for optimistic concurrency.
+    "ALTER TABLE keys ADD COLUMN version INTEGER NOT NULL DEFAULT 1;",
 ];
 
 fn db_err(what: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -53,6 +55,7 @@ impl SqliteBackend {
     /// region and account the ARNs were made for.
     pub fn open(path: &Path, region: &str, account: &str) -> Result<Self, StoreError> {
         let mut conn = Connection::open(path).map_err(db_err("open"))?;
+        restrict_permissions(path);
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(db_err("busy_timeout"))?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -146,7 +149,9 @@ impl Backend for SqliteBackend {
         };
         {
             let mut st = tx
-                .prepare("SELECT arn, key_json, sealed, master_key_id FROM keys ORDER BY arn")
+                .prepare(
+                    "SELECT arn, key_json, sealed, master_key_id, version FROM keys ORDER BY arn",
+                )
                 .map_err(db_err("keys"))?;
             let rows = st
                 .query_map([], |r| {
@@ -155,11 +160,12 @@ impl Backend for SqliteBackend {
                         r.get::<_, String>(1)?,
                         r.get::<_, Option<Vec<u8>>>(2)?,
                         r.get::<_, Option<String>>(3)?,
+                        r.get::<_, i64>(4)?,
                     ))
                 })
                 .map_err(db_err("keys"))?;
             for row in rows {
-                let (arn, json, blob, mk) = row.map_err(db_err("keys"))?;
+                let (arn, json, blob, mk, version) = row.map_err(db_err("keys"))?;
                 let key: Key = serde_json::from_str(&json).map_err(|_| {
                     StoreError::internal(format!("key row {arn}: unreadable metadata"))
                 })?;
@@ -180,7 +186,11 @@ impl Backend for SqliteBackend {
                         )))
                     }
                 };
-                snap.keys.push(KeyRow { key, sealed });
+                snap.keys.push(KeyRow {
+                    key,
+                    sealed,
+                    version,
+                });
             }
         }
         {
@@ -221,81 +231,155 @@ impl Backend for SqliteBackend {
         Ok(snap)
     }
 
-    fn apply(&mut self, changes: &[Change]) -> Result<(), StoreError> {
+    fn apply(&mut self, master_key_id: &str, changes: &[Change]) -> Result<(), StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db_err("begin"))?;
-        for ch in changes {
-            match ch {
-                Change::PutKey(row) => {
-                    let json = serde_json::to_string(&row.key)
-                        .map_err(|_| StoreError::internal("cannot serialize key metadata"))?;
-                    let (blob, mk) = match &row.sealed {
-                        Some(s) => (Some(&s.blob), Some(&s.master_key_id)),
-                        None => (None, None),
-                    };
-                    tx.execute(
-                        "INSERT OR REPLACE INTO keys (arn, key_state, key_json, sealed, master_key_id)
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![row.key.key_arn, row.key.key_state.as_str(), json, blob, mk],
-                    )
-                    .map_err(db_err("put key"))?;
-                }
-                Change::UpdateKey(key) => {
-                    let json = serde_json::to_string(key)
-                        .map_err(|_| StoreError::internal("cannot serialize key metadata"))?;
-                    let n = tx
-                        .execute(
-                            "UPDATE keys SET key_state = ?2, key_json = ?3 WHERE arn = ?1",
-                            params![key.key_arn, key.key_state.as_str(), json],
-                        )
-                        .map_err(db_err("update key"))?;
-                    if n != 1 {
-                        return Err(StoreError::internal(format!(
-                            "key row {} is missing",
-                            key.key_arn
-                        )));
-                    }
-                }
-                Change::DestroyMaterial(arn) => {
-                    tx.execute(
-                        "UPDATE keys SET sealed = NULL, master_key_id = NULL WHERE arn = ?1",
-                        [arn],
-                    )
-                    .map_err(db_err("destroy material"))?;
-                }
-                Change::PutAlias { name, key_arn } => {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO aliases (alias_name, key_arn) VALUES (?1, ?2)",
-                        params![name, key_arn],
-                    )
-                    .map_err(db_err("put alias"))?;
-                }
-                Change::DeleteAlias(name) => {
-                    tx.execute("DELETE FROM aliases WHERE alias_name = ?1", [name])
-                        .map_err(db_err("delete alias"))?;
-                }
-                Change::SetTags { arn, tags } => {
-                    tx.execute("DELETE FROM tags WHERE arn = ?1", [arn])
-                        .map_err(db_err("tags"))?;
-                    for (i, t) in tags.iter().enumerate() {
-                        tx.execute(
-                            "INSERT INTO tags (arn, position, tag_key, tag_value) VALUES (?1, ?2, ?3, ?4)",
-                            params![arn, i64::try_from(i).unwrap_or(i64::MAX), t.key, t.value],
-                        )
-                        .map_err(db_err("tags"))?;
-                    }
-                }
-                Change::SetMasterKeyId(id) => {
-                    tx.execute(
-                        "INSERT OR REPLACE INTO meta (name, value) VALUES ('master_key_id', ?1)",
-                        [id],
-                    )
-                    .map_err(db_err("meta"))?;
-                }
+        let recorded: Option<String> = tx
+            .query_row(
+                "SELECT value FROM meta WHERE name = 'master_key_id'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err("meta"))?;
+        if let Some(db) = recorded {
+            if db != master_key_id {
+                return Err(master_key_changed(&db, master_key_id));
             }
+        }
+        for ch in changes {
+            apply_one(&tx, ch)?;
         }
         tx.commit().map_err(db_err("commit"))
     }
 }
+
+fn key_json(key: &Key) -> Result<String, StoreError> {
+    serde_json::to_string(key).map_err(|_| StoreError::internal("cannot serialize key metadata"))
+}
+
+fn apply_one(tx: &rusqlite::Transaction<'_>, ch: &Change) -> Result<(), StoreError> {
+    match ch {
+        Change::InsertKey { key, sealed } => {
+            tx.execute(
+                "INSERT INTO keys (arn, key_state, key_json, sealed, master_key_id, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1)",
+                params![
+                    key.key_arn,
+                    key.key_state.as_str(),
+                    key_json(key)?,
+                    sealed.blob,
+                    sealed.master_key_id
+                ],
+            )
+            .map_err(db_err("insert key"))?;
+        }
+        Change::UpdateKey {
+            key,
+            expected_version,
+            destroy_material,
+        } => {
+            let sql = if *destroy_material {
+                "UPDATE keys SET key_state = ?2, key_json = ?3, version = version + 1,
+                     sealed = NULL, master_key_id = NULL
+                 WHERE arn = ?1 AND version = ?4"
+            } else {
+                "UPDATE keys SET key_state = ?2, key_json = ?3, version = version + 1
+                 WHERE arn = ?1 AND version = ?4"
+            };
+            let n = tx
+                .execute(
+                    sql,
+                    params![
+                        key.key_arn,
+                        key.key_state.as_str(),
+                        key_json(key)?,
+                        expected_version
+                    ],
+                )
+                .map_err(db_err("update key"))?;
+            if n != 1 {
+                return Err(stale_key(&key.key_arn));
+            }
+        }
+        Change::Reseal {
+            arn,
+            sealed,
+            expected_version,
+        } => {
+            let n = tx
+                .execute(
+                    "UPDATE keys SET sealed = ?2, master_key_id = ?3, version = version + 1
+                     WHERE arn = ?1 AND version = ?4",
+                    params![arn, sealed.blob, sealed.master_key_id, expected_version],
+                )
+                .map_err(db_err("reseal key"))?;
+            if n != 1 {
+                return Err(stale_key(arn));
+            }
+        }
+        Change::InsertAlias { name, key_arn } => {
+            let n = tx
+                .execute(
+                    "INSERT INTO aliases (alias_name, key_arn) VALUES (?1, ?2)
+                     ON CONFLICT (alias_name) DO NOTHING",
+                    params![name, key_arn],
+                )
+                .map_err(db_err("insert alias"))?;
+            if n != 1 {
+                return Err(StoreError::conflict(format!("alias {name} already exists")));
+            }
+        }
+        Change::UpdateAlias { name, key_arn } => {
+            let n = tx
+                .execute(
+                    "UPDATE aliases SET key_arn = ?2 WHERE alias_name = ?1",
+                    params![name, key_arn],
+                )
+                .map_err(db_err("update alias"))?;
+            if n != 1 {
+                return Err(StoreError::not_found(name));
+            }
+        }
+        Change::DeleteAlias(name) => {
+            let n = tx
+                .execute("DELETE FROM aliases WHERE alias_name = ?1", [name])
+                .map_err(db_err("delete alias"))?;
+            if n != 1 {
+                return Err(StoreError::not_found(name));
+            }
+        }
+        Change::SetTags { arn, tags } => {
+            tx.execute("DELETE FROM tags WHERE arn = ?1", [arn])
+                .map_err(db_err("tags"))?;
+            for (i, t) in tags.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO tags (arn, position, tag_key, tag_value) VALUES (?1, ?2, ?3, ?4)",
+                    params![arn, i64::try_from(i).unwrap_or(i64::MAX), t.key, t.value],
+                )
+                .map_err(db_err("tags"))?;
+            }
+        }
+        Change::SetMasterKeyId(id) => {
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES ('master_key_id', ?1)",
+                [id],
+            )
+            .map_err(db_err("meta"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Make the database file readable by its owner only (the material in it is sealed, but the
+/// metadata need not be world-readable either). Best effort.
+#[cfg(unix)]
+fn restrict_permissions(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_path: &Path) {}

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 
 use paycrypt_core::secret::SecretBytes;
 
-use crate::backend::{Backend, Change, KeyRow, MemoryBackend};
+use crate::backend::{Backend, Change, MemoryBackend, Snapshot};
 use crate::error::StoreError;
 use crate::model::{
     Alias, Key, KeyAlgorithm, KeyAttributes, KeyCheckValueAlgorithm, KeyClass, KeyOrigin, KeyState,
@@ -24,12 +24,12 @@ pub const MAX_ALIASES: usize = 2_000;
 const DAY: f64 = 86_400.0;
 
 /// How to open a persistent store.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StoreConfig {
     /// Directory for the database file (`paycrypt.db`) and the default master key file.
     pub data_dir: PathBuf,
     /// `None`: SQLite at `<data_dir>/paycrypt.db`. `sqlite://<path>`: SQLite at that path.
-    /// `postgres://…` is refused for now (not implemented).
+    /// `postgres://…` / `postgresql://…`: PostgreSQL (shared by several nodes; no TLS).
     pub database_url: Option<String>,
     /// Where the master key comes from.
     pub master_key: MasterKeySource,
@@ -37,6 +37,23 @@ pub struct StoreConfig {
     pub region: String,
     /// 12-digit account id used in ARNs.
     pub account: String,
+}
+
+impl core::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The database URL may hold a password: show only its scheme.
+        let url = self
+            .database_url
+            .as_deref()
+            .map(|u| u.split("://").next().unwrap_or("?").to_owned() + "://…");
+        f.debug_struct("StoreConfig")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &url)
+            .field("master_key", &self.master_key)
+            .field("region", &self.region)
+            .field("account", &self.account)
+            .finish()
+    }
 }
 
 /// `CreateKey` input.
@@ -86,6 +103,33 @@ impl LoadedKey {
     pub fn material(&self) -> &[u8] {
         self.material.expose()
     }
+
+    /// The DER SubjectPublicKeyInfo of an asymmetric key: the stored bytes of an imported
+    /// PUBLIC_KEY, or the public half of a generated ASYMMETRIC_KEY_PAIR (whose material is a
+    /// PKCS#8 private key). `None` for symmetric keys or unparsable material.
+    pub fn public_key_der(&self) -> Option<Vec<u8>> {
+        use aws_lc_rs::encoding::AsDer;
+        use aws_lc_rs::signature::{self as sig, KeyPair as _};
+        let attrs = &self.key.key_attributes;
+        match attrs.key_class {
+            KeyClass::PublicKey => Some(self.material().to_vec()),
+            KeyClass::AsymmetricKeyPair if attrs.key_algorithm.is_rsa() => {
+                let kp = aws_lc_rs::rsa::KeyPair::from_pkcs8(self.material()).ok()?;
+                Some(kp.public_key().as_der().ok()?.as_ref().to_vec())
+            }
+            KeyClass::AsymmetricKeyPair => {
+                let curve = match attrs.key_algorithm {
+                    KeyAlgorithm::EccNistP256 => &sig::ECDSA_P256_SHA256_ASN1_SIGNING,
+                    KeyAlgorithm::EccNistP384 => &sig::ECDSA_P384_SHA384_ASN1_SIGNING,
+                    KeyAlgorithm::EccNistP521 => &sig::ECDSA_P521_SHA512_ASN1_SIGNING,
+                    _ => return None,
+                };
+                let kp = sig::EcdsaKeyPair::from_pkcs8(curve, self.material()).ok()?;
+                Some(kp.public_key().as_der().ok()?.as_ref().to_vec())
+            }
+            _ => None,
+        }
+    }
 }
 
 impl core::fmt::Debug for LoadedKey {
@@ -103,6 +147,8 @@ struct Entry {
     loaded: Arc<LoadedKey>,
     /// Set when the stored material failed to unseal (tampered row, wrong master key).
     broken: bool,
+    /// The row version in the backend (optimistic concurrency).
+    version: i64,
 }
 
 #[derive(Debug, Default)]
@@ -117,6 +163,46 @@ struct Writer {
     master: MasterKey,
 }
 
+impl Writer {
+    fn apply(&mut self, changes: &[Change]) -> Result<(), StoreError> {
+        self.backend.apply(self.master.id(), changes)
+    }
+}
+
+/// Unseal a snapshot into a cache; returns the cache and the number of keys that failed to
+/// unseal.
+fn build_cache(snap: Snapshot, master: &MasterKey) -> (Cache, usize) {
+    let mut cache = Cache::default();
+    let mut broken = 0usize;
+    for row in snap.keys {
+        let (material, is_broken) = match &row.sealed {
+            None => (SecretBytes::new(Vec::new()), false),
+            Some(s) => match master.unseal(&row.key, s) {
+                Ok(m) => (m, false),
+                Err(_) => {
+                    broken += 1;
+                    (SecretBytes::new(Vec::new()), true)
+                }
+            },
+        };
+        let arn = row.key.key_arn.clone();
+        cache.keys.insert(
+            arn,
+            Entry {
+                loaded: Arc::new(LoadedKey {
+                    key: row.key,
+                    material,
+                }),
+                broken: is_broken,
+                version: row.version,
+            },
+        );
+    }
+    cache.aliases = snap.aliases.into_iter().collect();
+    cache.tags = snap.tags.into_iter().collect();
+    (cache, broken)
+}
+
 struct Inner {
     region: String,
     account: String,
@@ -124,6 +210,22 @@ struct Inner {
     warnings: Vec<String>,
     writer: Mutex<Writer>,
     cache: RwLock<Cache>,
+}
+
+impl Inner {
+    fn reload(&self) -> Result<(), StoreError> {
+        let mut w = lock(&self.writer);
+        let snap = w.backend.load()?;
+        if let Some(id) = &snap.master_key_id {
+            if id != w.master.id() {
+                return Err(crate::backend::master_key_changed(id, w.master.id()));
+            }
+        }
+        let (cache, _broken) = build_cache(snap, &w.master);
+        *write(&self.cache) = cache;
+        drop(w);
+        Ok(())
+    }
 }
 
 /// The key store. Cheap to clone (an `Arc` inside); `Send + Sync`.
@@ -224,8 +326,57 @@ fn default_kcv_algorithm(alg: KeyAlgorithm) -> KeyCheckValueAlgorithm {
     } else if alg.is_aes() {
         KeyCheckValueAlgorithm::Cmac
     } else {
-        KeyCheckValueAlgorithm::Sha1
+        // AWS examples label asymmetric KCVs CMAC (AWS-API.md §3.5).
+        KeyCheckValueAlgorithm::Cmac
     }
+}
+
+/// KCV of an asymmetric key: SHA-1 over the public key bytes (DER SubjectPublicKeyInfo),
+/// leftmost 4 bytes, upper-case hex. (AWS shows 4-byte KCVs for asymmetric keys without
+/// documenting the algorithm.)
+fn asymmetric_kcv(public_key: &[u8]) -> Result<String, StoreError> {
+    let v = paycrypt_core::kcv::sha1_kcv(public_key, 4)
+        .map_err(|_| StoreError::internal("key check value computation failed"))?;
+    Ok(paycrypt_core::hex::encode(&v))
+}
+
+/// Generate an RSA or ECC key pair: (PKCS#8 v1 DER private key, DER SubjectPublicKeyInfo).
+fn generate_key_pair(alg: KeyAlgorithm) -> Result<(SecretBytes, Vec<u8>), StoreError> {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::{self as sig, KeyPair as _};
+    let fail = || StoreError::internal(format!("{alg} key pair generation failed"));
+    if alg.is_rsa() {
+        let size = match alg {
+            KeyAlgorithm::Rsa2048 => aws_lc_rs::rsa::KeySize::Rsa2048,
+            KeyAlgorithm::Rsa3072 => aws_lc_rs::rsa::KeySize::Rsa3072,
+            _ => aws_lc_rs::rsa::KeySize::Rsa4096,
+        };
+        let kp = aws_lc_rs::rsa::KeyPair::generate(size).map_err(|_| fail())?;
+        let pkcs8 =
+            AsDer::<aws_lc_rs::encoding::Pkcs8V1Der<'_>>::as_der(&kp).map_err(|_| fail())?;
+        let spki = kp.public_key().as_der().map_err(|_| fail())?;
+        return Ok((
+            SecretBytes::from_slice(pkcs8.as_ref()),
+            spki.as_ref().to_vec(),
+        ));
+    }
+    let curve = match alg {
+        KeyAlgorithm::EccNistP256 => &sig::ECDSA_P256_SHA256_ASN1_SIGNING,
+        KeyAlgorithm::EccNistP384 => &sig::ECDSA_P384_SHA384_ASN1_SIGNING,
+        KeyAlgorithm::EccNistP521 => &sig::ECDSA_P521_SHA512_ASN1_SIGNING,
+        _ => {
+            return Err(StoreError::validation(format!(
+                "{alg} is not a key pair algorithm"
+            )))
+        }
+    };
+    let kp = sig::EcdsaKeyPair::generate(curve).map_err(|_| fail())?;
+    let pkcs8 = kp.to_pkcs8v1().map_err(|_| fail())?;
+    let spki = kp.public_key().as_der().map_err(|_| fail())?;
+    Ok((
+        SecretBytes::from_slice(pkcs8.as_ref()),
+        spki.as_ref().to_vec(),
+    ))
 }
 
 /// Check imported symmetric material against its algorithm.
@@ -322,13 +473,15 @@ fn paginate<T: Clone>(
 }
 
 impl Store {
-    /// Open (or create) a persistent store: SQLite at `<data_dir>/paycrypt.db`, schema
-    /// migrated, every key unsealed into memory.
+    /// Open (or create) a persistent store — SQLite at `<data_dir>/paycrypt.db` by default, or
+    /// PostgreSQL for a `postgres://` URL — migrate its schema and unseal every key into memory.
+    /// With PostgreSQL a listener thread keeps this node's cache in step with other nodes.
+    /// Call it from a blocking context (the PostgreSQL client runs its own runtime).
     ///
     /// # Errors
-    /// `Validation` for a bad region/account, master key or unsupported database URL (PostgreSQL
-    /// is not implemented yet); `Internal` for I/O or database errors, or when the database was
-    /// sealed under a different master key.
+    /// `Validation` for a bad region/account, master key, database URL, or a database sealed
+    /// under a different master key or made for another region/account; `Internal` for I/O or
+    /// database errors.
     pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
         check_scope(&config.region, &config.account)?;
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
@@ -344,12 +497,10 @@ impl Store {
                 if let Some(p) = url.strip_prefix("sqlite://") {
                     PathBuf::from(p)
                 } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-                    return Err(StoreError::validation(
-                        "the PostgreSQL backend is not implemented yet; use the embedded SQLite database",
-                    ));
+                    return Self::open_postgres(config.clone(), url);
                 } else {
                     return Err(StoreError::validation(
-                        "database URL must start with sqlite:// (postgres:// is not implemented yet)",
+                        "database URL must start with sqlite:// or postgres://",
                     ));
                 }
             }
@@ -365,6 +516,42 @@ impl Store {
             Some(config.data_dir),
             warning.into_iter().collect(),
         )
+    }
+
+    fn open_postgres(config: StoreConfig, url: &str) -> Result<Store, StoreError> {
+        let (master, warning) = MasterKey::load(&config.master_key, &config.data_dir)?;
+        let node_id = random_key_id()?;
+        let backend =
+            crate::postgres::PgBackend::open(url, &config.region, &config.account, &node_id)?;
+        let store = Self::with_backend(
+            Box::new(backend),
+            master,
+            &config.region,
+            &config.account,
+            Some(config.data_dir),
+            warning.into_iter().collect(),
+        )?;
+        crate::postgres::listen(
+            url.to_owned(),
+            node_id,
+            Arc::downgrade(&store.inner),
+            |inner: &Inner| {
+                // Errors leave the previous cache in place; the next notification retries.
+                let _ = inner.reload();
+            },
+        )?;
+        Ok(store)
+    }
+
+    /// Reload the cache from the database (keys, aliases, tags). The PostgreSQL backend calls
+    /// this on every change notification from another node; with SQLite it picks up changes
+    /// made by another process on the same file.
+    ///
+    /// # Errors
+    /// `Internal` on a database error, or if the database is now sealed under another master
+    /// key (the old cache stays in place then).
+    pub fn reload(&self) -> Result<(), StoreError> {
+        self.inner.reload()
     }
 
     /// A store that keeps nothing on disk (tests, demos). Material is held in memory only.
@@ -400,40 +587,17 @@ impl Store {
             )))
             }
             Some(_) => {}
-            None => backend.apply(&[Change::SetMasterKeyId(master.id().to_owned())])?,
+            None => backend.apply(
+                master.id(),
+                &[Change::SetMasterKeyId(master.id().to_owned())],
+            )?,
         }
-        let mut cache = Cache::default();
-        let mut broken = 0usize;
-        for row in snap.keys {
-            let (material, is_broken) = match &row.sealed {
-                None => (SecretBytes::new(Vec::new()), false),
-                Some(s) => match master.unseal(&row.key, s) {
-                    Ok(m) => (m, false),
-                    Err(_) => {
-                        broken += 1;
-                        (SecretBytes::new(Vec::new()), true)
-                    }
-                },
-            };
-            let arn = row.key.key_arn.clone();
-            cache.keys.insert(
-                arn,
-                Entry {
-                    loaded: Arc::new(LoadedKey {
-                        key: row.key,
-                        material,
-                    }),
-                    broken: is_broken,
-                },
-            );
-        }
+        let (cache, broken) = build_cache(snap, &master);
         if broken > 0 {
             warnings.push(format!(
                 "WARNING: {broken} key(s) failed their integrity check when unsealed and are unusable"
             ));
         }
-        cache.aliases = snap.aliases.into_iter().collect();
-        cache.tags = snap.tags.into_iter().collect();
         Ok(Store {
             inner: Arc::new(Inner {
                 region: region.to_owned(),
@@ -555,17 +719,17 @@ impl Store {
             }
         }
         let sealed = w.master.seal(&key, material.expose())?;
-        let mut changes = vec![Change::PutKey(KeyRow {
+        let mut changes = vec![Change::InsertKey {
             key: key.clone(),
-            sealed: Some(sealed),
-        })];
+            sealed,
+        }];
         if !tags.is_empty() {
             changes.push(Change::SetTags {
                 arn: key.key_arn.clone(),
                 tags: tags.clone(),
             });
         }
-        w.backend.apply(&changes)?;
+        w.apply(&changes)?;
         let mut c = write(&self.inner.cache);
         if !tags.is_empty() {
             c.tags.insert(key.key_arn.clone(), tags);
@@ -578,6 +742,7 @@ impl Store {
                     material,
                 }),
                 broken: false,
+                version: 1,
             },
         );
         Ok(key)
@@ -611,28 +776,38 @@ impl Store {
         }
     }
 
-    /// `CreateKey`: generate a key (random material; TDES with odd parity and never with equal
-    /// halves), compute its KCV, seal and store it. Origin AWS_PAYMENT_CRYPTOGRAPHY.
+    /// `CreateKey`: generate a key, compute its KCV, seal and store it. Origin
+    /// AWS_PAYMENT_CRYPTOGRAPHY.
+    ///
+    /// * Symmetric keys: random material; TDES keys get odd parity and are never generated with
+    ///   equal parts. KCV per `KeyCheckValueAlgorithm` (default ANSI_X9_24 for TDES, CMAC for AES,
+    ///   HMAC for HMAC keys), 3 bytes.
+    /// * ASYMMETRIC_KEY_PAIR (RSA 2048/3072/4096, ECC P-256/384/521, generated with aws-lc-rs):
+    ///   the material is the PKCS#8 v1 DER private key ([`LoadedKey::public_key_der`] gives the
+    ///   public key). The KCV is 4 bytes (8 hex, as AWS shows for asymmetric keys) of SHA-1 over
+    ///   the DER SubjectPublicKeyInfo; AWS does not document its algorithm (AWS-API.md §3.5), and
+    ///   the label is the requested `KeyCheckValueAlgorithm` (default CMAC, as AWS examples show).
     ///
     /// # Errors
     /// `Validation` for attributes outside the AWS table, a KCV algorithm that does not fit the
-    /// key, bad tags, or asymmetric key pairs (RSA/ECC creation is not supported yet);
-    /// `QuotaExceeded` past 2,000 keys.
+    /// key, or bad tags; `QuotaExceeded` past 2,000 keys.
     pub fn create_key(&self, req: CreateKeyRequest) -> Result<Key, StoreError> {
         let attrs = req.key_attributes;
         validate::check_attributes(&attrs, req.derive_key_usage, Provenance::Create)?;
-        if attrs.key_class != KeyClass::SymmetricKey {
-            return Err(StoreError::validation(format!(
-                "creating {} keys ({}) is not supported yet",
-                attrs.key_class, attrs.key_algorithm
-            )));
-        }
         validate::check_tags(&req.tags)?;
+        let alg = attrs.key_algorithm;
         let kcv_alg = req
             .key_check_value_algorithm
-            .unwrap_or_else(|| default_kcv_algorithm(attrs.key_algorithm));
-        let material = generate_material(attrs.key_algorithm)?;
-        let kcv = kcv_hex(attrs.key_algorithm, material.expose(), kcv_alg)?;
+            .unwrap_or_else(|| default_kcv_algorithm(alg));
+        let (material, kcv) = if alg.is_symmetric() {
+            let material = generate_material(alg)?;
+            let kcv = kcv_hex(alg, material.expose(), kcv_alg)?;
+            (material, kcv)
+        } else {
+            // Key generation happens outside the writer lock (RSA-4096 takes a while).
+            let (private_pkcs8, public_spki) = generate_key_pair(alg)?;
+            (private_pkcs8, asymmetric_kcv(&public_spki)?)
+        };
         let key = Self::new_key_metadata(
             attrs,
             kcv,
@@ -648,7 +823,8 @@ impl Store {
     /// `ImportKey` (after unwrapping): store caller-supplied material. Origin EXTERNAL.
     /// Symmetric material must have the algorithm's exact length (HMAC: 16..128 bytes) and TDES
     /// keys with equal parts are refused. Asymmetric usages are accepted only as PUBLIC_KEY
-    /// (material stored as given; KCV = first 4 bytes of SHA-1 over it).
+    /// (material = DER SubjectPublicKeyInfo, stored as given; KCV = first 4 bytes of SHA-1 over
+    /// it, labelled with the requested algorithm, default CMAC).
     ///
     /// # Errors
     /// As [`Store::create_key`], plus `Validation` for bad material.
@@ -658,19 +834,10 @@ impl Store {
         validate::check_tags(&req.tags)?;
         check_material(attrs.key_algorithm, req.material.expose())?;
         let (kcv_alg, kcv) = if attrs.key_class == KeyClass::PublicKey {
-            // AWS labels public-key KCVs with the requested algorithm (open question, see
-            // AWS-API.md §3.5); the value here is SHA-1 over the key bytes, 4 bytes.
             let a = req
                 .key_check_value_algorithm
-                .unwrap_or(KeyCheckValueAlgorithm::Sha1);
-            (
-                a,
-                kcv_hex(
-                    attrs.key_algorithm,
-                    req.material.expose(),
-                    KeyCheckValueAlgorithm::Sha1,
-                )?,
-            )
+                .unwrap_or_else(|| default_kcv_algorithm(attrs.key_algorithm));
+            (a, asymmetric_kcv(req.material.expose())?)
         } else {
             let a = req
                 .key_check_value_algorithm
@@ -766,7 +933,11 @@ impl Store {
         if !f(&mut key)? {
             return Ok(key);
         }
-        w.backend.apply(&[Change::UpdateKey(key.clone())])?;
+        w.apply(&[Change::UpdateKey {
+            key: key.clone(),
+            expected_version: entry.version,
+            destroy_material: false,
+        }])?;
         let loaded = Arc::new(LoadedKey {
             key: key.clone(),
             material: entry.loaded.material.clone(),
@@ -776,6 +947,7 @@ impl Store {
             Entry {
                 loaded,
                 broken: entry.broken,
+                version: entry.version + 1,
             },
         );
         Ok(key)
@@ -902,7 +1074,7 @@ impl Store {
             }
             target
         };
-        w.backend.apply(&[Change::PutAlias {
+        w.apply(&[Change::InsertAlias {
             name: alias_name.to_owned(),
             key_arn: target.clone(),
         }])?;
@@ -984,7 +1156,7 @@ impl Store {
             }
             target
         };
-        w.backend.apply(&[Change::PutAlias {
+        w.apply(&[Change::UpdateAlias {
             name: alias_name.to_owned(),
             key_arn: target.clone(),
         }])?;
@@ -1007,8 +1179,7 @@ impl Store {
         if !read(&self.inner.cache).aliases.contains_key(alias_name) {
             return Err(StoreError::not_found(alias_name));
         }
-        w.backend
-            .apply(&[Change::DeleteAlias(alias_name.to_owned())])?;
+        w.apply(&[Change::DeleteAlias(alias_name.to_owned())])?;
         write(&self.inner.cache).aliases.remove(alias_name);
         Ok(())
     }
@@ -1026,7 +1197,7 @@ impl Store {
             (arn, tags)
         };
         f(&mut tags)?;
-        w.backend.apply(&[Change::SetTags {
+        w.apply(&[Change::SetTags {
             arn: arn.clone(),
             tags: tags.clone(),
         }])?;
@@ -1122,7 +1293,7 @@ impl Store {
             return Ok(0);
         }
         let mut w = lock(&self.inner.writer);
-        let keys: Vec<Key> = read(&self.inner.cache)
+        let due_keys: Vec<(Key, i64)> = read(&self.inner.cache)
             .keys
             .values()
             .filter(|e| due(&e.loaded.key))
@@ -1130,17 +1301,21 @@ impl Store {
                 let mut k = e.loaded.key.clone();
                 k.key_state = KeyState::DeleteComplete;
                 k.enabled = false;
-                k
+                (k, e.version)
             })
             .collect();
-        let mut changes = Vec::with_capacity(keys.len() * 2);
-        for k in &keys {
-            changes.push(Change::UpdateKey(k.clone()));
-            changes.push(Change::DestroyMaterial(k.key_arn.clone()));
-        }
-        w.backend.apply(&changes)?;
+        let changes: Vec<Change> = due_keys
+            .iter()
+            .map(|(k, v)| Change::UpdateKey {
+                key: k.clone(),
+                expected_version: *v,
+                destroy_material: true,
+            })
+            .collect();
+        w.apply(&changes)?;
         let mut c = write(&self.inner.cache);
-        for k in keys {
+        let n = due_keys.len();
+        for (k, v) in due_keys {
             c.keys.insert(
                 k.key_arn.clone(),
                 Entry {
@@ -1149,10 +1324,11 @@ impl Store {
                         material: SecretBytes::new(Vec::new()),
                     }),
                     broken: false,
+                    version: v + 1,
                 },
             );
         }
-        Ok(changes.len() / 2)
+        Ok(n)
     }
 
     /// Re-seal every key under a new master key in ONE transaction (all or nothing), then switch
@@ -1174,6 +1350,7 @@ impl Store {
         let (master, _) = MasterKey::load(&new, &dir)?;
         let mut w = lock(&self.inner.writer);
         let mut changes = Vec::new();
+        let mut resealed = Vec::new();
         {
             let c = read(&self.inner.cache);
             let mut arns: Vec<&String> = c.keys.keys().collect();
@@ -1189,16 +1366,24 @@ impl Store {
                     )));
                 }
                 let sealed = master.seal(&e.loaded.key, e.loaded.material())?;
-                changes.push(Change::PutKey(KeyRow {
-                    key: e.loaded.key.clone(),
-                    sealed: Some(sealed),
-                }));
+                changes.push(Change::Reseal {
+                    arn: arn.clone(),
+                    sealed,
+                    expected_version: e.version,
+                });
+                resealed.push(arn.clone());
             }
         }
         let n = changes.len();
         changes.push(Change::SetMasterKeyId(master.id().to_owned()));
-        w.backend.apply(&changes)?;
+        w.apply(&changes)?;
         w.master = master;
+        let mut c = write(&self.inner.cache);
+        for arn in resealed {
+            if let Some(e) = c.keys.get_mut(&arn) {
+                e.version += 1;
+            }
+        }
         Ok(n)
     }
 }

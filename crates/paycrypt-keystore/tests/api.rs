@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use paycrypt_core::cipher::BlockCipher;
 use paycrypt_keystore::model::*;
-use paycrypt_keystore::{Store, StoreError, MAX_ALIASES, MAX_KEYS};
+use paycrypt_keystore::{validate, Store, StoreError, MAX_ALIASES, MAX_KEYS};
 
 fn store() -> Store {
     Store::open_in_memory(REGION, ACCOUNT).unwrap()
@@ -233,6 +233,7 @@ fn attribute_table_create() {
     let s = store();
     let mut created = 0;
     let mut checked = 0;
+    let mut pairs_created = std::collections::HashSet::new();
     for &u in KeyUsage::ALL {
         let (algs, modes) = aws_table(u);
         let symmetric_usage = !matches!(
@@ -259,28 +260,39 @@ fn attribute_table_create() {
                     };
                     let valid =
                         algs.contains(&a) && class_ok && letter.is_some_and(|l| modes.contains(l));
-                    let r = s.create_key(paycrypt_keystore::CreateKeyRequest {
+                    let req = paycrypt_keystore::CreateKeyRequest {
                         key_attributes: attrs,
                         key_check_value_algorithm: None,
                         exportable: false,
                         enabled: None,
                         tags: vec![],
                         derive_key_usage: None,
-                    });
-                    match (valid, symmetric_usage, r) {
-                        (true, true, Ok(k)) => {
+                    };
+                    if valid && !symmetric_usage {
+                        // Key-pair generation is slow (RSA-4096): generate one per algorithm,
+                        // check the rule alone for the other valid combinations.
+                        assert_eq!(
+                            validate::check_attributes(&attrs, None, validate::Provenance::Create),
+                            Ok(())
+                        );
+                        if pairs_created.insert(a) {
+                            let k = s.create_key(req).unwrap();
+                            assert_eq!(k.key_attributes, attrs);
+                            assert_eq!(k.key_check_value.len(), 8);
+                            let lk = s.key_for_use(&k.key_arn).unwrap();
+                            assert!(lk.public_key_der().is_some());
+                        }
+                        continue;
+                    }
+                    match (valid, s.create_key(req)) {
+                        (true, Ok(k)) => {
                             created += 1;
                             assert_eq!(k.key_attributes, attrs);
                             let len = s.key_for_use(&k.key_arn).unwrap().material().len();
                             assert_eq!(Some(len), a.symmetric_key_len());
                         }
-                        (true, false, Err(StoreError::Validation(msg))) => {
-                            assert!(msg.contains("not supported yet"), "{attrs:?}: {msg}")
-                        }
-                        (false, _, Err(StoreError::Validation(msg))) => {
-                            assert!(!msg.is_empty())
-                        }
-                        (v, _, r) => panic!("{attrs:?}: expected valid={v}, got {r:?}"),
+                        (false, Err(StoreError::Validation(msg))) => assert!(!msg.is_empty()),
+                        (v, r) => panic!("{attrs:?}: expected valid={v}, got {r:?}"),
                     }
                 }
             }
@@ -291,6 +303,7 @@ fn attribute_table_create() {
         "symmetric (usage, algorithm, modes) combinations"
     );
     assert!(checked > 20_000, "{checked}");
+    assert_eq!(pairs_created.len(), 6); // RSA 2048/3072/4096, ECC P-256/384/521
 }
 
 #[test]
@@ -411,7 +424,12 @@ fn import_public_key() {
     r.key_attributes.key_class = KeyClass::PublicKey;
     let k = s.import_key(r.clone()).unwrap();
     assert_eq!(k.key_check_value.len(), 8);
-    assert_eq!(k.key_check_value_algorithm, KeyCheckValueAlgorithm::Sha1);
+    assert_eq!(k.key_check_value_algorithm, KeyCheckValueAlgorithm::Cmac);
+    let lk = s.key_for_use(&k.key_arn).unwrap();
+    assert_eq!(
+        lk.public_key_der().unwrap(),
+        b"not really DER but opaque to the store"
+    );
     // Public S0 keys may only verify.
     r.key_attributes.key_modes_of_use = KeyModesOfUse::from_tr31_mode('S').unwrap();
     assert!(is_validation(s.import_key(r.clone())));
@@ -801,4 +819,58 @@ fn store_is_send_sync_clone() {
     assert!(h.join().unwrap().starts_with("arn:"));
     assert!(Store::open_in_memory("bad", ACCOUNT).is_err());
     assert!(Store::open_in_memory(REGION, "123").is_err());
+}
+
+#[test]
+fn create_key_pairs() {
+    use aws_lc_rs::signature::{self as sig, KeyPair as _, UnparsedPublicKey};
+    let s = store();
+    // ECC P-256 signing key: sign with the stored PKCS#8, verify with public_key_der.
+    let mut r = create_req(
+        KeyUsage::S0AsymmetricKeyForDigitalSignature,
+        KeyAlgorithm::EccNistP256,
+        'S',
+    );
+    r.key_attributes.key_class = KeyClass::AsymmetricKeyPair;
+    let k = s.create_key(r).unwrap();
+    assert_eq!(k.key_check_value_algorithm, KeyCheckValueAlgorithm::Cmac);
+    let lk = s.key_for_use(&k.key_arn).unwrap();
+    let kp =
+        sig::EcdsaKeyPair::from_pkcs8(&sig::ECDSA_P256_SHA256_ASN1_SIGNING, lk.material()).unwrap();
+    let spki = lk.public_key_der().unwrap();
+    let kcv = paycrypt_core::kcv::sha1_kcv(&spki, 4).unwrap();
+    assert_eq!(paycrypt_core::hex::encode(&kcv), k.key_check_value);
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let signature = kp.sign(&rng, b"message").unwrap();
+    UnparsedPublicKey::new(&sig::ECDSA_P256_SHA256_ASN1, kp.public_key().as_ref())
+        .verify(b"message", signature.as_ref())
+        .unwrap();
+
+    // K3 ECDH key with DeriveKeyUsage.
+    let mut r = create_req(
+        KeyUsage::K3AsymmetricKeyForKeyAgreement,
+        KeyAlgorithm::EccNistP384,
+        'X',
+    );
+    r.key_attributes.key_class = KeyClass::AsymmetricKeyPair;
+    r.derive_key_usage = Some(KeyUsage::K1KeyBlockProtectionKey);
+    let k = s.create_key(r.clone()).unwrap();
+    assert_eq!(k.derive_key_usage, Some(KeyUsage::K1KeyBlockProtectionKey));
+    r.derive_key_usage = Some(KeyUsage::S0AsymmetricKeyForDigitalSignature);
+    assert!(is_validation(s.create_key(r)));
+
+    // RSA-2048 decryption key: PKCS#8 loads as an RSA decrypting key.
+    let mut r = create_req(
+        KeyUsage::D1AsymmetricKeyForDataEncryption,
+        KeyAlgorithm::Rsa2048,
+        'D',
+    );
+    r.key_attributes.key_class = KeyClass::AsymmetricKeyPair;
+    let k = s.create_key(r).unwrap();
+    let lk = s.key_for_use(&k.key_arn).unwrap();
+    assert!(aws_lc_rs::rsa::PrivateDecryptingKey::from_pkcs8(lk.material()).is_ok());
+    assert!(lk.public_key_der().unwrap().len() > 256);
+    // Symmetric keys have no public key.
+    let b = s.create_key(bdk()).unwrap();
+    assert_eq!(s.key_for_use(&b.key_arn).unwrap().public_key_der(), None);
 }
