@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::policy::{authorize, KeyUse};
 use crate::state::{AppState, Ctx};
-use crate::validate::{StrShape, KEY_IDENTIFIER};
+use crate::validate::StrShape;
 
 /// A data-plane handler: state, audit context, the decoded path label (if the route has one),
 /// the JSON body.
@@ -201,7 +201,6 @@ pub fn use_key(
     identifier: &str,
     operation: KeyUse,
 ) -> Result<Arc<LoadedKey>, ApiError> {
-    let _ = KEY_IDENTIFIER;
     let k = state.store.key_for_use(identifier)?;
     ctx.key(&k.key.key_arn);
     authorize(&k.key, operation)?;
