@@ -604,7 +604,7 @@ fn dcvv_block(
     let n = pack_digits(&mut data, 4, rest);
     let n = pack_digits(&mut data, n, expiry);
     pack_digits(&mut data, n, service_code);
-    cvv_encipher(&icc_key, data)
+    cvv_encipher(icc_key, data)
 }
 
 fn dcvv_digits(
