@@ -19,6 +19,8 @@ pub mod metrics;
 pub mod policy;
 pub mod state;
 pub mod validate;
+pub mod ca;
+pub mod import_export;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -107,6 +107,16 @@ pub enum KeyUse {
     GenerateMac(MacAlgorithm),
     /// VerifyMac with this algorithm.
     VerifyMac(MacAlgorithm),
+    /// ImportKey: unwrap a TR-31 key block with this KEK (K0/K1, TDES/AES, Unwrap or Decrypt).
+    UnwrapKey,
+    /// ExportKey: wrap a key into a TR-31 key block with this KEK (K0/K1, TDES/AES, Wrap or
+    /// Encrypt).
+    WrapKey,
+    /// ExportKey: the key being exported (must be exportable).
+    ExportKey,
+    /// ImportKey/ExportKey: a certificate authority public key (S0 PUBLIC_KEY, Verify) checking
+    /// a certificate's signature.
+    VerifyCertificate,
     /// Decrypt a PIN block with a P0 PIN encryption key (TranslatePinData incoming,
     /// VerifyPinData, GeneratePinData from a PIN block, GenerateMacEmvPinChange).
     PinDecrypt,
@@ -273,6 +283,57 @@ pub fn authorize(key: &Key, operation: KeyUse) -> Result<(), ApiError> {
                         "does not allow KeyModesOfUse Verify"
                     },
                 ));
+            }
+        }
+        KeyUse::UnwrapKey | KeyUse::WrapKey => {
+            if !matches!(
+                a.key_usage,
+                KeyUsage::K0KeyEncryptionKey | KeyUsage::K1KeyBlockProtectionKey
+            ) {
+                return Err(refuse(
+                    key,
+                    "cannot wrap or unwrap keys: KeyUsage must be TR31_K0_KEY_ENCRYPTION_KEY or TR31_K1_KEY_BLOCK_PROTECTION_KEY",
+                ));
+            }
+            if !(a.key_algorithm.is_tdes() || a.key_algorithm.is_aes()) {
+                return Err(refuse(
+                    key,
+                    "cannot wrap or unwrap keys: KeyAlgorithm must be TDES or AES",
+                ));
+            }
+            let unwrap = operation == KeyUse::UnwrapKey;
+            let ok = if unwrap {
+                has_mode(&a.key_modes_of_use, |m| m.unwrap || m.decrypt)
+            } else {
+                has_mode(&a.key_modes_of_use, |m| m.wrap || m.encrypt)
+            };
+            if !ok {
+                return Err(refuse(
+                    key,
+                    if unwrap {
+                        "does not allow KeyModesOfUse Unwrap or Decrypt"
+                    } else {
+                        "does not allow KeyModesOfUse Wrap or Encrypt"
+                    },
+                ));
+            }
+        }
+        KeyUse::ExportKey => {
+            if !key.exportable {
+                return Err(refuse(key, "is not exportable (Exportable=false)"));
+            }
+        }
+        KeyUse::VerifyCertificate => {
+            if a.key_usage != KeyUsage::S0AsymmetricKeyForDigitalSignature
+                || a.key_class != paycrypt_keystore::model::KeyClass::PublicKey
+            {
+                return Err(refuse(
+                    key,
+                    "is not a certificate authority: import it with RootCertificatePublicKey or TrustedCertificatePublicKey (TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE, PUBLIC_KEY)",
+                ));
+            }
+            if !has_mode(&a.key_modes_of_use, |m| m.verify) {
+                return Err(refuse(key, "does not allow KeyModesOfUse Verify"));
             }
         }
         other => authorize_more(key, other)?,

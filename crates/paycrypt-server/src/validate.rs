@@ -366,6 +366,24 @@ impl<'a> Input<'a> {
         }
     }
 
+    /// An optional map member (a JSON object with arbitrary keys); returns its path and entries.
+    ///
+    /// # Errors
+    /// `ValidationException` for a non-object.
+    pub fn opt_map(
+        &mut self,
+        name: &'static str,
+    ) -> Result<Option<(String, &'a Map<String, Value>)>, ApiError> {
+        let Some(v) = self.get(name) else {
+            return Ok(None);
+        };
+        let path = self.path_of(name);
+        match v {
+            Value::Object(map) => Ok(Some((path, map))),
+            _ => Err(type_error(&path, "a map")),
+        }
+    }
+
     /// Refuse `name` if present, as a member this server does not support yet.
     ///
     /// # Errors
