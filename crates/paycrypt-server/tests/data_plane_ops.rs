@@ -936,3 +936,57 @@ fn rsa_encrypt_decrypt_and_reencrypt() {
     );
     assert!(err_code(r).1.contains("TR31_D0"));
 }
+
+// pyemv tests/test_cvn_hsm.py@f0654a8 (emv.json "cvn" cases): PIN change commands for PIN 9999.
+#[test]
+fn emv_pin_change_visa_and_mastercard() {
+    let st = state();
+    let smi = import(&st, "TR31_E2_EMV_MKEY_INTEGRITY", "TDES_2KEY", 'X', MK_SMI);
+    let smc = import(
+        &st,
+        "TR31_E1_EMV_MKEY_CONFIDENTIALITY",
+        "TDES_2KEY",
+        'X',
+        "89ABCDEF0123456776543210FEDCBA98",
+    );
+    let ark = import(
+        &st,
+        "TR31_E0_EMV_MKEY_APP_CRYPTOGRAMS",
+        "TDES_2KEY",
+        'X',
+        MK_AC,
+    );
+    let pek = import(&st, "TR31_P0_PIN_ENCRYPTION_KEY", "TDES_2KEY", 'B', ZPK);
+    let pan = "1234567890123456";
+    let base = json!({
+        "NewPinPekIdentifier": pek,
+        "NewEncryptedPinBlock": zpk_block(ZPK, "9999", pan),
+        "PinBlockFormat": "ISO_FORMAT_0",
+        "SecureMessagingIntegrityKeyIdentifier": smi,
+        "SecureMessagingConfidentialityKeyIdentifier": smc,
+    });
+    let mut visa = base.clone();
+    visa["MessageData"] = json!("8424000218001C29CCA15AE665FA2E");
+    visa["DerivationMethodAttributes"] = json!({"Visa": {"MajorKeyDerivationMode": "EMV_OPTION_A", "PrimaryAccountNumber": pan,
+        "PanSequenceNumber": "00", "ApplicationTransactionCounter": "001C", "AuthorizationRequestKeyIdentifier": ark}});
+    let out = call(&st, "/macemvpinchange/generate", visa).unwrap();
+    assert_eq!(out["EncryptedPinBlock"], "BB221AF527377A2811D2B6EBC396A939");
+    assert_eq!(out["Mac"], "1A965A5CB2CE62DA");
+    assert_eq!(
+        out["VisaAmexDerivationOutputs"]["AuthorizationRequestKeyArn"],
+        ark
+    );
+
+    let mut mc = base;
+    mc["MessageData"] = json!("8424000210001C24CCF3DEE3158C70");
+    mc["DerivationMethodAttributes"] = json!({"Mastercard": {"MajorKeyDerivationMode": "EMV_OPTION_A", "PrimaryAccountNumber": pan,
+        "PanSequenceNumber": "00", "ApplicationCryptogram": "24CCF3DEE3158C70"}});
+    let out = call(&st, "/macemvpinchange/generate", mc.clone()).unwrap();
+    assert_eq!(out["EncryptedPinBlock"], "00859B8FE53F316D");
+    assert_eq!(out["Mac"], "EB4B64C36BF88E39");
+    // The SMC key in the SMI role is refused.
+    mc["SecureMessagingIntegrityKeyIdentifier"] = json!(smc);
+    assert!(err_code(call(&st, "/macemvpinchange/generate", mc))
+        .1
+        .contains("TR31_E2"));
+}

@@ -10,6 +10,7 @@
 pub mod attrs;
 pub mod card;
 pub mod cryptogram;
+pub mod emv_pin_change;
 pub mod encryption;
 pub mod mac;
 pub mod pin;
@@ -107,7 +108,7 @@ pub const ROUTES: &[Route] = &[
         operation: "GenerateMacEmvPinChange",
         prefix: "/macemvpinchange/generate",
         suffix: None,
-        handler: None,
+        handler: Some(emv_pin_change::generate_mac_emv_pin_change),
     },
     Route {
         operation: "GeneratePinData",
