@@ -557,4 +557,28 @@ mod tests {
         assert!(authorize(&h, KeyUse::VerifyMac(MacAlgorithm::HmacSha256)).is_ok());
         assert!(authorize(&h, KeyUse::VerifyMac(MacAlgorithm::HmacSha512)).is_err());
     }
+
+    #[test]
+    fn pin_card_emv_dukpt_rules() {
+        let bdk = key(KeyUsage::B0BaseDerivationKey, KeyAlgorithm::Tdes2Key, 'X');
+        assert!(authorize(&bdk, KeyUse::DukptDerive).is_ok());
+        assert!(authorize(&bdk, KeyUse::PinDecrypt).is_err());
+        let bdk3 = key(KeyUsage::B0BaseDerivationKey, KeyAlgorithm::Tdes3Key, 'X');
+        assert!(authorize(&bdk3, KeyUse::DukptDerive).is_err());
+        let pek_e = key(KeyUsage::P0PinEncryptionKey, KeyAlgorithm::Aes128, 'E');
+        assert!(authorize(&pek_e, KeyUse::PinEncrypt).is_ok());
+        assert!(authorize(&pek_e, KeyUse::PinDecrypt).is_err());
+        let pvk = key(KeyUsage::V1Ibm3624PinVerificationKey, KeyAlgorithm::Tdes2Key, 'C');
+        assert!(authorize(&pvk, KeyUse::PinVerify(PinScheme::Ibm3624)).is_err());
+        let pvk = key(KeyUsage::V2VisaPinVerificationKey, KeyAlgorithm::Tdes2Key, 'G');
+        assert!(authorize(&pvk, KeyUse::PinGenerate(PinScheme::Visa)).is_ok());
+        assert!(authorize(&pvk, KeyUse::PinVerify(PinScheme::Visa)).is_err());
+        let cvk = key(KeyUsage::C0CardVerificationKey, KeyAlgorithm::Tdes3Key, 'C');
+        assert!(authorize(&cvk, KeyUse::CardGenerate).is_err());
+        let e6 = key(KeyUsage::E6EmvMkeyOther, KeyAlgorithm::Tdes2Key, 'X');
+        assert!(authorize(&e6, KeyUse::CardDynamic(DynamicCardScheme::Dcvv)).is_ok());
+        assert!(authorize(&e6, KeyUse::CardDynamic(DynamicCardScheme::Cvc3)).is_err());
+        assert!(authorize(&e6, KeyUse::EmvData).is_ok());
+        assert!(authorize(&e6, KeyUse::AuthRequestCryptogram).is_err());
+    }
 }
