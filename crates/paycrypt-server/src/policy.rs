@@ -568,9 +568,17 @@ mod tests {
         let pek_e = key(KeyUsage::P0PinEncryptionKey, KeyAlgorithm::Aes128, 'E');
         assert!(authorize(&pek_e, KeyUse::PinEncrypt).is_ok());
         assert!(authorize(&pek_e, KeyUse::PinDecrypt).is_err());
-        let pvk = key(KeyUsage::V1Ibm3624PinVerificationKey, KeyAlgorithm::Tdes2Key, 'C');
+        let pvk = key(
+            KeyUsage::V1Ibm3624PinVerificationKey,
+            KeyAlgorithm::Tdes2Key,
+            'C',
+        );
         assert!(authorize(&pvk, KeyUse::PinVerify(PinScheme::Ibm3624)).is_err());
-        let pvk = key(KeyUsage::V2VisaPinVerificationKey, KeyAlgorithm::Tdes2Key, 'G');
+        let pvk = key(
+            KeyUsage::V2VisaPinVerificationKey,
+            KeyAlgorithm::Tdes2Key,
+            'G',
+        );
         assert!(authorize(&pvk, KeyUse::PinGenerate(PinScheme::Visa)).is_ok());
         assert!(authorize(&pvk, KeyUse::PinVerify(PinScheme::Visa)).is_err());
         let cvk = key(KeyUsage::C0CardVerificationKey, KeyAlgorithm::Tdes3Key, 'C');
