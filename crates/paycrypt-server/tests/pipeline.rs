@@ -161,7 +161,10 @@ async fn control_and_data_plane_round_trip() {
     )
     .await;
     assert_eq!(s, 400);
-    assert!(v["message"].as_str().unwrap().contains("GetParametersForExport"));
+    assert!(v["message"]
+        .as_str()
+        .unwrap()
+        .contains("GetParametersForExport"));
 
     let r = app
         .clone()
