@@ -139,7 +139,10 @@ pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<Value, ApiError> {
     serde_json::to_value(v).map_err(|_| ApiError::internal())
 }
 
-pub(crate) fn key_output(ctx: &mut Ctx, key: &paycrypt_keystore::model::Key) -> Result<Value, ApiError> {
+pub(crate) fn key_output(
+    ctx: &mut Ctx,
+    key: &paycrypt_keystore::model::Key,
+) -> Result<Value, ApiError> {
     ctx.key(&key.key_arn);
     Ok(json!({ "Key": to_json(key)? }))
 }
@@ -208,7 +211,11 @@ pub(crate) fn key_attributes(input: &mut Input<'_>) -> Result<KeyAttributes, Api
     })
 }
 
-pub(crate) fn tags(input: &mut Input<'_>, name: &'static str, required: bool) -> Result<Vec<Tag>, ApiError> {
+pub(crate) fn tags(
+    input: &mut Input<'_>,
+    name: &'static str,
+    required: bool,
+) -> Result<Vec<Tag>, ApiError> {
     let list = input.opt_list(name, 0, 200)?;
     let Some((path, items)) = list else {
         if required {

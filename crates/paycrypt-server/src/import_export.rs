@@ -303,10 +303,7 @@ fn attributes_from_header(
     let modes = KeyModesOfUse::from_tr31_mode(letter).ok_or_else(|| {
         ApiError::validation(format!("TR-31 mode of use {letter} is not supported"))
     })?;
-    let exportable = match h.exportability {
-        Exportability::NonExportable => false,
-        _ => true,
-    };
+    let exportable = !matches!(h.exportability, Exportability::NonExportable);
     Ok((
         KeyAttributes {
             key_usage: usage,

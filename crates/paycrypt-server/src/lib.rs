@@ -11,16 +11,16 @@
 
 pub mod audit;
 pub mod auth;
+pub mod ca;
 pub mod config;
 pub mod control;
 pub mod data;
 pub mod error;
+pub mod import_export;
 pub mod metrics;
 pub mod policy;
 pub mod state;
 pub mod validate;
-pub mod ca;
-pub mod import_export;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

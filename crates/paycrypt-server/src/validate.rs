@@ -19,6 +19,9 @@ pub struct Input<'a> {
     read: Vec<&'static str>,
 }
 
+/// A map member: its path and its entries.
+pub type MapMember<'a> = (String, &'a Map<String, Value>);
+
 /// A string shape: length bounds (characters) and a pattern check.
 #[derive(Debug, Clone, Copy)]
 pub struct StrShape {
@@ -370,10 +373,7 @@ impl<'a> Input<'a> {
     ///
     /// # Errors
     /// `ValidationException` for a non-object.
-    pub fn opt_map(
-        &mut self,
-        name: &'static str,
-    ) -> Result<Option<(String, &'a Map<String, Value>)>, ApiError> {
+    pub fn opt_map(&mut self, name: &'static str) -> Result<Option<MapMember<'a>>, ApiError> {
         let Some(v) = self.get(name) else {
             return Ok(None);
         };
