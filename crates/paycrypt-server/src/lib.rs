@@ -11,10 +11,12 @@
 
 pub mod audit;
 pub mod auth;
+pub mod ca;
 pub mod config;
 pub mod control;
 pub mod data;
 pub mod error;
+pub mod import_export;
 pub mod metrics;
 pub mod policy;
 pub mod state;
