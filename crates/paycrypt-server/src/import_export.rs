@@ -12,12 +12,20 @@
 //! * **RootCertificatePublicKey / TrustedCertificatePublicKey**: CA certificates stored as
 //!   PUBLIC_KEY keys (material = the DER SubjectPublicKeyInfo), checked unexpired, self-signed
 //!   (root) or signed by the referenced CA (trusted), key algorithm as declared.
-//! * TR-34, ECDH (`DiffieHellmanTr31KeyBlock`) and AS2805 are refused with a
-//!   `ValidationException` naming the member.
+//! * **TR-34** (`Tr34KeyBlock`, X9 TR-34-2012 two-pass, [`crate::tr34`]): import under a
+//!   `GetParametersForImport(TR34_KEY_BLOCK)` wrapping key, signed by a KDH whose certificate
+//!   chains to an imported CA; export signed with a `GetParametersForExport` signing key to a KRD
+//!   certificate issued by an imported CA. TDES and AES-128 keys only; `RandomNonce` required;
+//!   the `WrappingKeyIdentifier`/`SigningKeyIdentifier` variants (a stored key pair instead of a
+//!   token) are refused. AWS restricts TR-34 export to keys created in the service (model doc);
+//!   here any exportable TDES/AES-128 key may leave by TR-34.
+//! * ECDH (`DiffieHellmanTr31KeyBlock`) and AS2805 are refused with a `ValidationException`
+//!   naming the member.
 //!
 //! Exportability: a key with `Exportable=false` never leaves; `KeyBlockHeaders` may only narrow
 //! the modes of use. The store keeps one `Exportable` flag, so the TR-31 `E`/`S` distinction of an
-//! imported block is not retained (both import as exportable). The wrapping key must be at least
+//! imported block is not retained (both import as exportable), so every exportable key may leave
+//! by TR-31, TR-34 or KEY_CRYPTOGRAM (AWS: `E` keys by key block only). The wrapping key must be at least
 //! as strong as the key it protects (NIST SP 800-57 strengths, [`KeyAlgorithm::strength_bits`]).
 
 use std::sync::Arc;
@@ -1372,12 +1380,10 @@ pub async fn get_public_key_certificate(
                 k.key_arn
             )));
         }
-        if !matches!(
-            k.key_attributes.key_class,
-            KeyClass::AsymmetricKeyPair | KeyClass::PublicKey
-        ) {
+        // Only key pairs held here: the local CA never vouches for an imported public key.
+        if k.key_attributes.key_class != KeyClass::AsymmetricKeyPair {
             return Err(ApiError::validation(format!(
-                "Key {} is not an asymmetric key",
+                "Key {} is not an asymmetric key pair (KeyClass ASYMMETRIC_KEY_PAIR)",
                 k.key_arn
             )));
         }
