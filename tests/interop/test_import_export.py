@@ -590,11 +590,308 @@ def test_get_public_key_certificate(cp, root):
     assert 89 <= days <= 90
     p = cp.get_parameters_for_import(KeyMaterialType="KEY_CRYPTOGRAM", WrappingKeyAlgorithm="RSA_2048")
     assert p["WrappingKeyCertificateChain"] == r["KeyCertificateChain"]
-    # The imported root's public key can be certified too; symmetric keys cannot.
-    r2 = cp.get_public_key_certificate(KeyIdentifier=root[2]["KeyArn"])
-    assert load_api_cert(r2["KeyCertificate"]).public_key().public_numbers() == root[1].public_key().public_numbers()
-    sym = make_key(cp, K0, "AES_128", "B")
-    with pytest.raises(cp.exceptions.ValidationException):
-        cp.get_public_key_certificate(KeyIdentifier=sym["KeyArn"])
+    # Only key pairs held here: not imported public keys (the local CA never vouches for them),
+    # not symmetric keys.
+    for other in (root[2], make_key(cp, K0, "AES_128", "B")):
+        with pytest.raises(cp.exceptions.ValidationException) as e:
+            cp.get_public_key_certificate(KeyIdentifier=other["KeyArn"])
+        assert "ASYMMETRIC_KEY_PAIR" in str(e.value)
     with pytest.raises(cp.exceptions.ResourceNotFoundException):
         cp.get_public_key_certificate(KeyIdentifier="alias/none-such")
+
+
+# ---------------------------------------------------------------- TR-34 (X9 TR-34-2012, two-pass)
+# An independent TR-34 implementation with `cryptography` and a few lines of DER, shaped as the
+# AWS Payment Cryptography samples exchange it (SignedData over the EnvelopedData fields).
+
+OID_DATA = bytes.fromhex("2A864886F70D010701")
+OID_SIGNED_DATA = bytes.fromhex("2A864886F70D010702")
+OID_ENVELOPED_DATA = bytes.fromhex("2A864886F70D010703")
+OID_SHA256 = bytes.fromhex("608648016503040201")
+OID_RSA = bytes.fromhex("2A864886F70D010101")
+OID_OAEP = bytes.fromhex("2A864886F70D010107")
+OID_MGF1 = bytes.fromhex("2A864886F70D010108")
+OID_PSPECIFIED = bytes.fromhex("2A864886F70D010109")
+OID_CONTENT_TYPE = bytes.fromhex("2A864886F70D010903")
+OID_MESSAGE_DIGEST = bytes.fromhex("2A864886F70D010904")
+OID_NONCE = bytes.fromhex("2A864886F70D01091903")
+OID_DES_EDE3_CBC = bytes.fromhex("2A864886F70D0307")
+OID_AES128_CBC = bytes.fromhex("608648016503040102")
+
+
+def der(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        return bytes([tag, n]) + content
+    ln = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(ln)]) + ln + content
+
+
+def der_items(data: bytes):
+    """[(tag, content, raw)] of the TLVs concatenated in data."""
+    out, i = [], 0
+    while i < len(data):
+        tag, n = data[i], data[i + 1]
+        j = i + 2
+        if n & 0x80:
+            k = n & 0x7F
+            n = int.from_bytes(data[j : j + k], "big")
+            j += k
+        out.append((tag, data[j : j + n], data[i : j + n]))
+        i = j + n
+    return out
+
+
+def issuer_and_serial(cert: x509.Certificate) -> bytes:
+    tbs = der_items(der_items(cert.tbs_certificate_bytes)[0][1])
+    # [0] version, serialNumber, signature, issuer, ...
+    return der(0x30, tbs[3][2] + tbs[1][2])
+
+
+def seq(*parts):
+    return der(0x30, b"".join(parts))
+
+
+def sha256(data: bytes) -> bytes:
+    h = hashes.Hash(hashes.SHA256())
+    h.update(data)
+    return h.finalize()
+
+
+def content_cipher(aes: bool, key: bytes, iv: bytes):
+    if aes:
+        return Cipher(algorithms.AES(key), modes.CBC(iv))
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+
+    return Cipher(TripleDES(key), modes.CBC(iv))
+
+
+def tr34_build(key, header, nonce, kdh_cert, kdh_key, krd_cert, aes=False):
+    eph, iv = os.urandom(16 if aes else 24), os.urandom(16 if aes else 8)
+    bs = len(iv)
+    inner = seq(der(0x02, b"\x01"), issuer_and_serial(kdh_cert), der(0x04, key), seq(der(0x06, OID_DATA), der(0x31, der(0x04, header.encode()))))
+    inner += bytes([bs - len(inner) % bs]) * (bs - len(inner) % bs)
+    e = content_cipher(aes, eph, iv).encryptor()
+    ct = e.update(inner) + e.finalize()
+    ek = krd_cert.public_key().encrypt(eph, OAEP["RSA_OAEP_SHA_256"])
+    oaep_params = seq(seq(der(0x06, OID_SHA256), der(0x05, b"")), seq(der(0x06, OID_MGF1), seq(der(0x06, OID_SHA256))), seq(der(0x06, OID_PSPECIFIED), der(0x04, b"")))
+    envelope = (
+        der(0x02, b"\x00")
+        + der(0x31, seq(der(0x02, b"\x00"), issuer_and_serial(krd_cert), seq(der(0x06, OID_OAEP), oaep_params), der(0x04, ek)))
+        + seq(der(0x06, OID_DATA), seq(der(0x06, OID_AES128_CBC if aes else OID_DES_EDE3_CBC), der(0x04, iv)), der(0x80, ct))
+    )
+    attrs = (
+        seq(der(0x06, OID_CONTENT_TYPE), der(0x31, der(0x06, OID_ENVELOPED_DATA)))
+        + seq(der(0x06, OID_NONCE), der(0x31, der(0x04, nonce)))
+        + seq(der(0x06, OID_DATA), der(0x31, der(0x04, header.encode())))
+        + seq(der(0x06, OID_MESSAGE_DIGEST), der(0x31, der(0x04, sha256(envelope))))
+    )
+    sig = kdh_key.sign(der(0x31, attrs), padding.PKCS1v15(), hashes.SHA256())
+    signer = seq(der(0x02, b"\x01"), issuer_and_serial(kdh_cert), seq(der(0x06, OID_SHA256)), der(0xA0, attrs), seq(der(0x06, OID_RSA), der(0x05, b"")), der(0x04, sig))
+    sd = seq(der(0x02, b"\x01"), der(0x31, seq(der(0x06, OID_SHA256))), seq(der(0x06, OID_ENVELOPED_DATA), der(0xA0, der(0x04, envelope))), der(0x31, signer))
+    return seq(der(0x06, OID_SIGNED_DATA), der(0xA0, sd))
+
+
+def tr34_open(block: bytes, nonce: bytes, kdh_cert, krd_cert, krd_key):
+    """Verify and decrypt; returns (header, key, content_cipher_oid)."""
+    outer = der_items(der_items(block)[0][1])
+    assert outer[0][1] == OID_SIGNED_DATA
+    sd = der_items(der_items(outer[1][1])[0][1])
+    assert sd[0][1] == b"\x01"
+    encap = der_items(sd[2][1])
+    assert encap[0][1] == OID_ENVELOPED_DATA
+    envelope = der_items(encap[1][1])[0][1]
+    signer = der_items(der_items(sd[3][1])[0][1])
+    assert signer[1][2] == issuer_and_serial(kdh_cert)
+    attrs_tlv = signer[3]
+    assert attrs_tlv[0] == 0xA0
+    kdh_cert.public_key().verify(signer[5][1], der(0x31, attrs_tlv[1]), padding.PKCS1v15(), hashes.SHA256())
+    attrs = {der_items(a[1])[0][1]: der_items(der_items(a[1])[1][1])[0][1] for a in der_items(attrs_tlv[1])}
+    assert attrs[OID_CONTENT_TYPE] == OID_ENVELOPED_DATA
+    assert attrs[OID_NONCE] == nonce
+    assert attrs[OID_MESSAGE_DIGEST] == sha256(envelope)
+    env = der_items(envelope)
+    ri = der_items(der_items(env[1][1])[0][1])
+    assert ri[1][2] == issuer_and_serial(krd_cert)
+    assert der_items(ri[2][1])[0][1] == OID_OAEP
+    eph = krd_key.decrypt(ri[3][1], OAEP["RSA_OAEP_SHA_256"])
+    eci = der_items(env[2][1])
+    alg = der_items(eci[1][1])
+    d = content_cipher(alg[0][1] == OID_AES128_CBC, eph, alg[1][1]).decryptor()
+    plain = d.update(eci[2][1]) + d.finalize()
+    kb = der_items(der_items(plain)[0][1])
+    assert kb[1][2] == issuer_and_serial(kdh_cert)
+    header = der_items(der_items(kb[3][1])[1][1])[0][1]
+    assert header == attrs[OID_DATA]
+    return header.decode(), kb[2][1], alg[0][1]
+
+
+@pytest.fixture(scope="module")
+def kdh(cp):
+    """A key distribution host (Python): CA imported as root, and its signing certificate."""
+    ca_key, ca_cert = make_ca(cn="interop KDH CA")
+    ca = import_root(cp, ca_cert)
+    key, cert = make_leaf(ca_key, ca_cert)
+    return key, cert, ca, ca_key, ca_cert
+
+
+def import_tr34(cp, kdh, block, nonce, token, **extra):
+    m = {
+        "CertificateAuthorityPublicKeyIdentifier": kdh[2]["KeyArn"],
+        "SigningKeyCertificate": api_cert(kdh[1]),
+        "ImportToken": token,
+        "WrappedKeyBlock": block.hex().upper(),
+        "KeyBlockFormat": "X9_TR34_2012",
+        "RandomNonce": nonce.hex().upper(),
+    }
+    m.update(extra)
+    return cp.import_key(KeyMaterial={"Tr34KeyBlock": m}, KeyCheckValueAlgorithm="ANSI_X9_24")["Key"]
+
+
+def tr34_params(cp, alg="RSA_2048"):
+    p = cp.get_parameters_for_import(KeyMaterialType="TR34_KEY_BLOCK", WrappingKeyAlgorithm=alg)
+    krd = load_api_cert(p["WrappingKeyCertificate"])
+    krd.verify_directly_issued_by(load_api_cert(p["WrappingKeyCertificateChain"]))
+    return p["ImportToken"], krd
+
+
+def test_tr34_import(cp, dp, kdh):
+    key = psec.des.adjust_key_parity(os.urandom(16))
+    token, krd = tr34_params(cp)
+    nonce = os.urandom(8)
+    k = import_tr34(cp, kdh, tr34_build(key, "D9999K0TB00E0000", nonce, kdh[1], kdh[0], krd), nonce, token)
+    assert k["KeyAttributes"]["KeyUsage"] == K0 and k["KeyAttributes"]["KeyAlgorithm"] == "TDES_2KEY"
+    assert k["KeyCheckValue"] == kcv_tdes(key) and k["Exportable"] and k["KeyOrigin"] == "EXTERNAL"
+    # AES-128 (RSA-3072 wrapping key, AES-128-CBC content) and a TDES-3 key with a 16-byte nonce.
+    aes = os.urandom(16)
+    token, krd = tr34_params(cp, "RSA_3072")
+    k = import_tr34(cp, kdh, tr34_build(aes, "D9999D0AB00N0000", nonce, kdh[1], kdh[0], krd, aes=True), nonce, token)
+    assert k["KeyAttributes"]["KeyAlgorithm"] == "AES_128" and not k["Exportable"]
+    pt = os.urandom(16)
+    r = dp.encrypt_data(KeyIdentifier=k["KeyArn"], PlainText=pt.hex(), EncryptionAttributes={"Symmetric": {"Mode": "ECB"}})
+    assert bytes.fromhex(r["CipherText"]) == aes_ecb(aes, pt)
+    t3 = psec.des.adjust_key_parity(os.urandom(24))
+    token, krd = tr34_params(cp)
+    n16 = os.urandom(16)
+    k = import_tr34(cp, kdh, tr34_build(t3, "D9999P0TE00E0000", n16, kdh[1], kdh[0], krd), n16, token)
+    assert k["KeyAttributes"]["KeyAlgorithm"] == "TDES_3KEY" and k["KeyCheckValue"] == kcv_tdes(t3)
+
+
+def test_tr34_import_refusals(cp, kdh):
+    key = psec.des.adjust_key_parity(os.urandom(16))
+    nonce = os.urandom(8)
+
+    def refused(block, n, token, text=None, kdh_=None, **extra):
+        with pytest.raises(cp.exceptions.ValidationException) as e:
+            import_tr34(cp, kdh_ or kdh, block, n, token, **extra)
+        if text:
+            assert text in str(e.value), str(e.value)
+
+    token, krd = tr34_params(cp)
+    good = tr34_build(key, "D9999K0TB00E0000", nonce, kdh[1], kdh[0], krd)
+    refused(good, os.urandom(8), token, "nonce")
+    refused(good, nonce, token, "already been used")  # the token was consumed by the attempt
+    token, krd = tr34_params(cp)
+    tampered = bytearray(tr34_build(key, "D9999K0TB00E0000", nonce, kdh[1], kdh[0], krd))
+    tampered[-300] ^= 1
+    refused(bytes(tampered), nonce, token)
+    # Addressed to another wrapping key; signed by a KDH the CA did not certify.
+    token, _ = tr34_params(cp)
+    _, other_krd = tr34_params(cp)
+    refused(tr34_build(key, "D9999K0TB00E0000", nonce, kdh[1], kdh[0], other_krd), nonce, token, "not addressed")
+    token, krd = tr34_params(cp)
+    rogue_ca_key, rogue_ca = make_ca(cn="rogue")
+    rogue_key, rogue_cert = make_leaf(rogue_ca_key, rogue_ca)
+    refused(tr34_build(key, "D9999K0TB00E0000", nonce, rogue_cert, rogue_key, krd), nonce, token, "does not verify", kdh_=(rogue_key, rogue_cert, kdh[2]))
+    # Signature by another key than the SigningKeyCertificate's.
+    token, krd = tr34_params(cp)
+    other_key, _ = make_leaf(kdh[3], kdh[4])
+    refused(tr34_build(key, "D9999K0TB00E0000", nonce, kdh[1], other_key, krd), nonce, token, "signature")
+    # AES-128 under an RSA-2048 wrapping key; AES-256 at all; unsupported usage.
+    token, krd = tr34_params(cp)
+    refused(tr34_build(os.urandom(16), "D9999D0AB00E0000", nonce, kdh[1], kdh[0], krd, aes=True), nonce, token, "at least as strong")
+    token, krd = tr34_params(cp, "RSA_4096")
+    refused(tr34_build(os.urandom(32), "D9999D0AB00E0000", nonce, kdh[1], kdh[0], krd, aes=True), nonce, token, "AES_128")
+    token, krd = tr34_params(cp)
+    refused(tr34_build(key, "D9999B1TX00E0000", nonce, kdh[1], kdh[0], krd), nonce, token, "not supported")
+    # Members.
+    with pytest.raises(ClientError) as e:
+        cp.import_key(KeyMaterial={"Tr34KeyBlock": {"CertificateAuthorityPublicKeyIdentifier": kdh[2]["KeyArn"], "SigningKeyCertificate": api_cert(kdh[1]), "ImportToken": token, "WrappedKeyBlock": good.hex().upper(), "KeyBlockFormat": "X9_TR34_2012"}})
+    assert error_code(e) == "ValidationException" and "RandomNonce" in str(e.value)
+    with pytest.raises(ClientError) as e:
+        import_tr34(cp, kdh, good, nonce, token, WrappingKeyIdentifier=kdh[2]["KeyArn"])
+    assert error_code(e) == "ValidationException" and "WrappingKeyIdentifier" in str(e.value)
+
+
+@pytest.fixture(scope="module")
+def krd(cp):
+    """A key receiving device (Python): CA imported as root, and its RSA certificates."""
+    ca_key, ca_cert = make_ca(cn="interop KRD CA")
+    ca = import_root(cp, ca_cert)
+    k2, c2 = make_leaf(ca_key, ca_cert)
+    k3, c3 = make_leaf(ca_key, ca_cert, rsa.generate_private_key(public_exponent=65537, key_size=3072))
+    return ca, (k2, c2), (k3, c3), ca_key, ca_cert
+
+
+def export_tr34(cp, key_arn, krd, cert, nonce, token=None, **extra):
+    if token is None:
+        p = cp.get_parameters_for_export(KeyMaterialType="TR34_KEY_BLOCK", SigningKeyAlgorithm="RSA_2048")
+        token = p["ExportToken"]
+    m = {
+        "CertificateAuthorityPublicKeyIdentifier": krd[0]["KeyArn"],
+        "WrappingKeyCertificate": api_cert(cert),
+        "ExportToken": token,
+        "KeyBlockFormat": "X9_TR34_2012",
+        "RandomNonce": nonce.hex().upper(),
+    }
+    m.update(extra)
+    return cp.export_key(ExportKeyIdentifier=key_arn, KeyMaterial={"Tr34KeyBlock": m})["WrappedKey"]
+
+
+def test_tr34_export(cp, krd):
+    p = cp.get_parameters_for_export(KeyMaterialType="TR34_KEY_BLOCK", SigningKeyAlgorithm="RSA_2048")
+    assert re.fullmatch(r"export-token-[0-9a-zA-Z]{16,64}", p["ExportToken"]) and p["SigningKeyAlgorithm"] == "RSA_2048"
+    kdh_cert = load_api_cert(p["SigningKeyCertificate"])
+    kdh_cert.verify_directly_issued_by(load_api_cert(p["SigningKeyCertificateChain"]))
+    key = psec.des.adjust_key_parity(os.urandom(16))
+    k = import_by_cryptogram(cp, key, K0, "TDES_2KEY")
+    nonce = os.urandom(8)
+    w = export_tr34(cp, k["KeyArn"], krd, krd[1][1], nonce, p["ExportToken"])
+    assert w["WrappedKeyMaterialFormat"] == "TR34_KEY_BLOCK" and w["KeyCheckValue"] == kcv_tdes(key)
+    header, out, alg = tr34_open(bytes.fromhex(w["KeyMaterial"]), nonce, kdh_cert, krd[1][1], krd[1][0])
+    assert out == key and header[5:12] == "K0TB00E" and alg == OID_DES_EDE3_CBC
+    # AES-128 to an RSA-3072 KRD, narrower modes and non-exportable header.
+    a = make_key(cp, D0, "AES_128", "B", Exportable=True)
+    p = cp.get_parameters_for_export(KeyMaterialType="TR34_KEY_BLOCK", SigningKeyAlgorithm="RSA_2048")
+    w = export_tr34(cp, a["KeyArn"], krd, krd[2][1], nonce, p["ExportToken"], KeyBlockHeaders={"KeyModesOfUse": {"Decrypt": True, "Unwrap": True}, "KeyExportability": "NON_EXPORTABLE"})
+    header, out, alg = tr34_open(bytes.fromhex(w["KeyMaterial"]), nonce, load_api_cert(p["SigningKeyCertificate"]), krd[2][1], krd[2][0])
+    assert kcv_aes_cmac(out) == a["KeyCheckValue"] and header[5:12] == "D0AD00N" and alg == OID_AES128_CBC
+
+
+def test_tr34_export_refusals(cp, krd):
+    nonce = os.urandom(8)
+    k = import_by_cryptogram(cp, TDES2_KEK, K0, "TDES_2KEY")
+
+    def refused(key_arn, cert, text=None, token=None, **extra):
+        with pytest.raises(cp.exceptions.ValidationException) as e:
+            export_tr34(cp, key_arn, krd, cert, nonce, token, **extra)
+        if text:
+            assert text in str(e.value), str(e.value)
+
+    p = cp.get_parameters_for_export(KeyMaterialType="TR34_KEY_BLOCK", SigningKeyAlgorithm="RSA_2048")
+    export_tr34(cp, k["KeyArn"], krd, krd[1][1], nonce, p["ExportToken"])
+    refused(k["KeyArn"], krd[1][1], "already been used", p["ExportToken"])
+    refused(k["KeyArn"], krd[1][1], "ExportToken", "export-token-" + "Z" * 20)
+    secret = import_by_cryptogram(cp, TDES2_KEK, K0, "TDES_2KEY", exportable=False)
+    refused(secret["KeyArn"], krd[1][1], "not exportable")
+    a = make_key(cp, D0, "AES_128", "B", Exportable=True)
+    refused(a["KeyArn"], krd[1][1], "at least as strong")
+    a256 = make_key(cp, D0, "AES_256", "B", Exportable=True)
+    refused(a256["KeyArn"], krd[2][1], "AES_128")
+    rogue_key, rogue_ca = make_ca(cn="rogue KRD CA")
+    _, rogue = make_leaf(rogue_key, rogue_ca)
+    refused(k["KeyArn"], rogue, "does not verify")
+    refused(k["KeyArn"], krd[1][1], "OptionalBlocks", KeyBlockHeaders={"OptionalBlocks": {"TS": "20261121120000Z"}})
+    for kw in ({"KeyMaterialType": "KEY_CRYPTOGRAM", "SigningKeyAlgorithm": "RSA_2048"}, {"KeyMaterialType": "TR34_KEY_BLOCK", "SigningKeyAlgorithm": "RSA_3072"}):
+        with pytest.raises(cp.exceptions.ValidationException):
+            cp.get_parameters_for_export(**kw)

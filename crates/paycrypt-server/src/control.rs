@@ -45,6 +45,7 @@ pub const SUPPORTED: &[&str] = &[
     "ExportKey",
     "GetParametersForImport",
     "GetPublicKeyCertificate",
+    "GetParametersForExport",
 ];
 
 /// Operations of the AWS model that this server does not implement yet (answered with a
@@ -59,7 +60,6 @@ pub const NOT_YET_SUPPORTED: &[&str] = &[
     "GetCertificateSigningRequest",
     "GetDefaultKeyReplicationRegions",
     "GetMpaTeamAssociation",
-    "GetParametersForExport",
     "GetResourcePolicy",
     "PutResourcePolicy",
     "RemoveKeyReplicationRegions",
@@ -106,6 +106,9 @@ pub async fn dispatch(
         "ExportKey" => crate::import_export::export_key(state, body, ctx).await,
         "GetParametersForImport" => {
             crate::import_export::get_parameters_for_import(state, body).await
+        }
+        "GetParametersForExport" => {
+            crate::import_export::get_parameters_for_export(state, body).await
         }
         "GetPublicKeyCertificate" => {
             crate::import_export::get_public_key_certificate(state, body, ctx).await

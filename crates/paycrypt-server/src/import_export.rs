@@ -12,12 +12,20 @@
 //! * **RootCertificatePublicKey / TrustedCertificatePublicKey**: CA certificates stored as
 //!   PUBLIC_KEY keys (material = the DER SubjectPublicKeyInfo), checked unexpired, self-signed
 //!   (root) or signed by the referenced CA (trusted), key algorithm as declared.
-//! * TR-34, ECDH (`DiffieHellmanTr31KeyBlock`) and AS2805 are refused with a
-//!   `ValidationException` naming the member.
+//! * **TR-34** (`Tr34KeyBlock`, X9 TR-34-2012 two-pass, [`crate::tr34`]): import under a
+//!   `GetParametersForImport(TR34_KEY_BLOCK)` wrapping key, signed by a KDH whose certificate
+//!   chains to an imported CA; export signed with a `GetParametersForExport` signing key to a KRD
+//!   certificate issued by an imported CA. TDES and AES-128 keys only; `RandomNonce` required;
+//!   the `WrappingKeyIdentifier`/`SigningKeyIdentifier` variants (a stored key pair instead of a
+//!   token) are refused. AWS restricts TR-34 export to keys created in the service (model doc);
+//!   here any exportable TDES/AES-128 key may leave by TR-34.
+//! * ECDH (`DiffieHellmanTr31KeyBlock`) and AS2805 are refused with a `ValidationException`
+//!   naming the member.
 //!
 //! Exportability: a key with `Exportable=false` never leaves; `KeyBlockHeaders` may only narrow
 //! the modes of use. The store keeps one `Exportable` flag, so the TR-31 `E`/`S` distinction of an
-//! imported block is not retained (both import as exportable). The wrapping key must be at least
+//! imported block is not retained (both import as exportable), so every exportable key may leave
+//! by TR-31, TR-34 or KEY_CRYPTOGRAM (AWS: `E` keys by key block only). The wrapping key must be at least
 //! as strong as the key it protects (NIST SP 800-57 strengths, [`KeyAlgorithm::strength_bits`]).
 
 use std::sync::Arc;
@@ -42,6 +50,7 @@ use crate::control::{key_attributes, key_output, tags};
 use crate::error::ApiError;
 use crate::policy::{authorize, KeyUse};
 use crate::state::{AppState, Ctx};
+use crate::tr34;
 use crate::validate::{text, Input, StrShape, KEY_IDENTIFIER};
 
 fn is_upper_hex(s: &str) -> bool {
@@ -96,6 +105,42 @@ const IMPORT_TOKEN: StrShape = StrShape {
     pattern: "(import-token-[0-9a-zA-Z]{16,64})?",
     check: is_import_token,
 };
+fn is_export_token(s: &str) -> bool {
+    s.strip_prefix("export-token-")
+        .is_some_and(|r| (16..=64).contains(&r.len()) && is_alnum(r))
+}
+
+fn is_nonce(s: &str) -> bool {
+    (16..=32).contains(&s.len()) && s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `ExportTokenId`.
+const EXPORT_TOKEN: StrShape = StrShape {
+    min: 29,
+    max: 77,
+    pattern: "(export-token-[0-9a-zA-Z]{16,64})?",
+    check: is_export_token,
+};
+/// `Tr34WrappedKeyBlock`.
+const TR34_BLOCK: StrShape = StrShape {
+    min: 2,
+    max: 4096,
+    pattern: "[0-9A-F]+",
+    check: is_upper_hex,
+};
+/// `EvenHexLengthBetween16And32`.
+const NONCE: StrShape = StrShape {
+    min: 16,
+    max: 32,
+    pattern: "(?:[0-9a-fA-F][0-9a-fA-F]){8,16}",
+    check: is_nonce,
+};
+const TR34_FORMATS: &[&str] = &["X9_TR34_2012"];
+
+fn parse_tr34_format(s: &str) -> Option<()> {
+    (s == "X9_TR34_2012").then_some(())
+}
+
 /// `KeyVersion`.
 const KEY_VERSION: StrShape = StrShape {
     min: 2,
@@ -407,6 +452,17 @@ enum ImportMaterial {
         certificate: String,
         ca: String,
     },
+    Tr34 {
+        ca: String,
+        signing_cert: String,
+        token: String,
+        block: String,
+        nonce: String,
+    },
+}
+
+fn required<T>(v: Option<T>, what: &str) -> Result<T, ApiError> {
+    v.ok_or_else(|| ApiError::validation(format!("{what} is required")))
 }
 
 struct Common {
@@ -471,7 +527,34 @@ fn read_import_material(i: &mut Input<'_>) -> Result<ImportMaterial, ApiError> {
                 ca,
             }
         }
-        "Tr34KeyBlock" | "DiffieHellmanTr31KeyBlock" | "As2805KeyCryptogram" => {
+        "Tr34KeyBlock" => {
+            let mut m = u.req_obj("Tr34KeyBlock")?;
+            let ca = m
+                .req_str("CertificateAuthorityPublicKeyIdentifier", KEY_IDENTIFIER)?
+                .to_owned();
+            let signing_cert = m.req_str("SigningKeyCertificate", CERTIFICATE)?.to_owned();
+            let token = m.opt_str("ImportToken", IMPORT_TOKEN)?.map(str::to_owned);
+            m.unsupported("WrappingKeyIdentifier")?;
+            m.unsupported("WrappingKeyCertificate")?;
+            let block = m.req_str("WrappedKeyBlock", TR34_BLOCK)?.to_owned();
+            m.req_enum("KeyBlockFormat", parse_tr34_format, TR34_FORMATS)?;
+            let nonce = m.opt_str("RandomNonce", NONCE)?.map(str::to_owned);
+            m.finish()?;
+            ImportMaterial::Tr34 {
+                ca,
+                signing_cert,
+                token: required(
+                    token,
+                    "KeyMaterial.Tr34KeyBlock.ImportToken (from GetParametersForImport with KeyMaterialType TR34_KEY_BLOCK)",
+                )?,
+                block,
+                nonce: required(
+                    nonce,
+                    "KeyMaterial.Tr34KeyBlock.RandomNonce (two-pass TR-34)",
+                )?,
+            }
+        }
+        "DiffieHellmanTr31KeyBlock" | "As2805KeyCryptogram" => {
             return Err(ApiError::unsupported(&format!(
                 "ImportKey with KeyMaterial.{member}"
             )))
@@ -622,6 +705,50 @@ fn import_blocking(
             check_strength(ca_key.key.key_attributes.key_algorithm, attrs.key_algorithm)?;
             (attrs, false, SecretBytes::new(spki))
         }
+        ImportMaterial::Tr34 {
+            ca: ca_id,
+            signing_cert,
+            token,
+            block,
+            nonce,
+        } => {
+            let ca_key = s.key_for_use(&ca_id)?;
+            used.push(ca_key.key.key_arn.clone());
+            authorize(&ca_key.key, KeyUse::VerifyCertificate)?;
+            let kdh = ca::from_api(
+                "KeyMaterial.Tr34KeyBlock.SigningKeyCertificate",
+                &signing_cert,
+            )?;
+            ca::check_validity(&kdh, now)?;
+            ca::verify_signed_by(&kdh, ca_key.material())?;
+            if !ca::spki_algorithm(&ca::cert_spki(&kdh)?)?.is_rsa() {
+                return Err(ApiError::validation(
+                    "The TR-34 SigningKeyCertificate must hold an RSA public key",
+                ));
+            }
+            let block = paycrypt_core::hex::decode("WrappedKeyBlock", &block)?;
+            let nonce = paycrypt_core::hex::decode("RandomNonce", &nonce)?;
+            let p = ca::take(
+                &ca::store_id(s),
+                TokenKind::Import,
+                "TR34_KEY_BLOCK",
+                &token,
+                now,
+            )?;
+            let krd = ca::from_api("ImportToken", &p.certificate)?;
+            let r = tr34::unwrap(&tr34::UnwrapInput {
+                block: &block,
+                nonce: &nonce,
+                kdh: &kdh,
+                krd: &krd,
+                krd_private_pkcs8: p.private_pkcs8.expose(),
+            })?;
+            let header = tr34_header(&r.header)?;
+            let (attrs, exportable) = attributes_from_header(&header, r.key.expose().len())?;
+            check_tr34_algorithm(attrs.key_algorithm)?;
+            check_strength(p.algorithm, attrs.key_algorithm)?;
+            (attrs, exportable, r.key)
+        }
     };
     let key = s.import_key(ImportKeyRequest {
         key_attributes: attrs,
@@ -632,6 +759,41 @@ fn import_blocking(
         tags: common.tags,
     })?;
     Ok((key, used))
+}
+
+/// TR-34 carries TDES and AES-128 keys (X9 TR-34-2012; AWS-API.md §3.7).
+fn check_tr34_algorithm(alg: KeyAlgorithm) -> Result<(), ApiError> {
+    if !matches!(
+        alg,
+        KeyAlgorithm::Tdes2Key | KeyAlgorithm::Tdes3Key | KeyAlgorithm::Aes128
+    ) {
+        return Err(ApiError::validation(format!(
+            "TR-34 carries only TDES_2KEY, TDES_3KEY and AES_128 keys, not {alg}"
+        )));
+    }
+    Ok(())
+}
+
+/// Parse the 16-character header of a TR-34 key block (a TR-31 header whose version and length
+/// fields are not meaningful; optional blocks are not supported).
+fn tr34_header(h: &str) -> Result<Tr31Header, ApiError> {
+    let field = |r: core::ops::Range<usize>| {
+        h.get(r)
+            .ok_or_else(|| ApiError::validation("The TR-34 key block header is malformed"))
+    };
+    let usage = TrUsage::from_code(field(5..7)?).map_err(kb)?;
+    let algorithm = TrAlgorithm::from_code(field(7..8)?).map_err(kb)?;
+    let mode = ModeOfUse::from_code(field(8..9)?).map_err(kb)?;
+    let version = KeyVersion::new(field(9..11)?).map_err(kb)?;
+    let exportability = Exportability::from_code(field(11..12)?).map_err(kb)?;
+    if field(12..14)? != "00" {
+        return Err(ApiError::validation(
+            "Optional blocks in a TR-34 key block header are not supported",
+        ));
+    }
+    let mut header = Tr31Header::new(Version::D, usage, algorithm, mode, exportability);
+    header.key_version = version;
+    Ok(header)
 }
 
 fn check_ca_attributes(attrs: &KeyAttributes) -> Result<(), ApiError> {
@@ -676,6 +838,13 @@ enum ExportMaterial {
         ca: String,
         certificate: String,
         spec: RsaPadding,
+    },
+    Tr34 {
+        ca: String,
+        certificate: String,
+        token: String,
+        nonce: String,
+        headers: BlockHeaders,
     },
 }
 
@@ -761,7 +930,34 @@ fn read_export_material(i: &mut Input<'_>) -> Result<ExportMaterial, ApiError> {
                 spec,
             }
         }
-        "Tr34KeyBlock" | "DiffieHellmanTr31KeyBlock" | "As2805KeyCryptogram" => {
+        "Tr34KeyBlock" => {
+            let mut m = u.req_obj("Tr34KeyBlock")?;
+            let ca = m
+                .req_str("CertificateAuthorityPublicKeyIdentifier", KEY_IDENTIFIER)?
+                .to_owned();
+            let certificate = m.req_str("WrappingKeyCertificate", CERTIFICATE)?.to_owned();
+            let token = m.opt_str("ExportToken", EXPORT_TOKEN)?.map(str::to_owned);
+            m.unsupported("SigningKeyIdentifier")?;
+            m.unsupported("SigningKeyCertificate")?;
+            m.req_enum("KeyBlockFormat", parse_tr34_format, TR34_FORMATS)?;
+            let nonce = m.opt_str("RandomNonce", NONCE)?.map(str::to_owned);
+            let headers = read_headers(&mut m)?;
+            m.finish()?;
+            ExportMaterial::Tr34 {
+                ca,
+                certificate,
+                token: required(
+                    token,
+                    "KeyMaterial.Tr34KeyBlock.ExportToken (from GetParametersForExport)",
+                )?,
+                nonce: required(
+                    nonce,
+                    "KeyMaterial.Tr34KeyBlock.RandomNonce (two-pass TR-34)",
+                )?,
+                headers,
+            }
+        }
+        "DiffieHellmanTr31KeyBlock" | "As2805KeyCryptogram" => {
             return Err(ApiError::unsupported(&format!(
                 "ExportKey with KeyMaterial.{member}"
             )))
@@ -896,6 +1092,68 @@ fn export_blocking(
                 paycrypt_core::hex::encode(&ct),
             )
         }
+        ExportMaterial::Tr34 {
+            ca: ca_id,
+            certificate,
+            token,
+            nonce,
+            headers,
+        } => {
+            check_tr34_algorithm(attrs.key_algorithm)?;
+            let ca_key = s.key_for_use(&ca_id)?;
+            used.push(ca_key.key.key_arn.clone());
+            authorize(&ca_key.key, KeyUse::VerifyCertificate)?;
+            let krd = ca::from_api(
+                "KeyMaterial.Tr34KeyBlock.WrappingKeyCertificate",
+                &certificate,
+            )?;
+            ca::check_validity(&krd, now)?;
+            ca::verify_signed_by(&krd, ca_key.material())?;
+            let rsa = ca::spki_algorithm(&ca::cert_spki(&krd)?)?;
+            if !rsa.is_rsa() {
+                return Err(ApiError::validation(
+                    "The wrapping key certificate must hold an RSA public key",
+                ));
+            }
+            check_strength(rsa, attrs.key_algorithm)?;
+            if !headers.optional_blocks.is_empty() {
+                return Err(ApiError::validation(
+                    "KeyBlockHeaders.OptionalBlocks are not supported in a TR-34 key block",
+                ));
+            }
+            let h = export_header(Version::D, &key, &headers)?;
+            let header = format!(
+                "D0016{}{}{}{}{}0000",
+                h.key_usage.code(),
+                h.algorithm.code(),
+                h.mode_of_use.code(),
+                h.key_version.as_str(),
+                h.exportability.code()
+            );
+            let nonce = paycrypt_core::hex::decode("RandomNonce", &nonce)?;
+            let p = ca::take(
+                &ca::store_id(s),
+                TokenKind::Export,
+                "TR34_KEY_BLOCK",
+                &token,
+                now,
+            )?;
+            let kdh = ca::from_api("ExportToken", &p.certificate)?;
+            let block = tr34::wrap(&tr34::WrapInput {
+                key: key.material(),
+                header: &header,
+                nonce: &nonce,
+                kdh: &kdh,
+                kdh_private_pkcs8: p.private_pkcs8.expose(),
+                krd: &krd,
+                aes: attrs.key_algorithm.is_aes(),
+            })?;
+            (
+                ca_key.key.key_arn.clone(),
+                "TR34_KEY_BLOCK",
+                paycrypt_core::hex::encode(&block),
+            )
+        }
     };
     Ok((
         json!({
@@ -910,12 +1168,24 @@ fn export_blocking(
 }
 
 fn wrap_tr31(kek: &LoadedKey, key: &LoadedKey, headers: &BlockHeaders) -> Result<String, ApiError> {
-    let attrs = key.key.key_attributes;
     let version = if kek.key.key_attributes.key_algorithm.is_tdes() {
         Version::B
     } else {
         Version::D
     };
+    let header = export_header(version, key, headers)?;
+    Ok(tr31::wrap(kbpk(kek)?, &header, key.material())?)
+}
+
+/// The header of an exported key: the key's usage and algorithm, its modes of use or the
+/// narrower `KeyBlockHeaders.KeyModesOfUse`, exportability (default `E`), key version and
+/// optional blocks (`HM` added for HMAC keys).
+fn export_header(
+    version: Version,
+    key: &LoadedKey,
+    headers: &BlockHeaders,
+) -> Result<Tr31Header, ApiError> {
+    let attrs = key.key.key_attributes;
     let usage = code_of_usage(attrs.key_usage)
         .and_then(|c| TrUsage::from_code(c).ok())
         .ok_or_else(|| {
@@ -978,7 +1248,7 @@ fn wrap_tr31(kek: &LoadedKey, key: &LoadedKey, headers: &BlockHeaders) -> Result
                 .push(OptionalBlock::new(OptionalBlockId::HM, hm).map_err(kb)?);
         }
     }
-    Ok(tr31::wrap(kbpk(kek)?, &header, key.material())?)
+    Ok(header)
 }
 
 // ---------------------------------------------------------------------------
@@ -1000,12 +1270,7 @@ pub async fn get_parameters_for_import(
     let reuse = i.opt_bool("ReuseLastGeneratedToken")?.unwrap_or(false);
     i.finish()?;
     match material_type {
-        "KEY_CRYPTOGRAM" => {}
-        "TR34_KEY_BLOCK" => {
-            return Err(ApiError::unsupported(
-                "GetParametersForImport for TR34_KEY_BLOCK (TR-34 import)",
-            ))
-        }
+        "KEY_CRYPTOGRAM" | "TR34_KEY_BLOCK" => {}
         other => {
             return Err(ApiError::validation(format!(
                 "KeyMaterialType {other} needs no import parameters"
@@ -1042,6 +1307,56 @@ pub async fn get_parameters_for_import(
     }))
 }
 
+/// `GetParametersForExport` (TR34_KEY_BLOCK: an RSA_2048 signing key certified by the local CA
+/// and a single-use export token).
+///
+/// # Errors
+/// `ValidationException` for other material types or algorithms.
+pub async fn get_parameters_for_export(
+    state: &Arc<AppState>,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let mut i = Input::root(body)?;
+    let material_type = i.req_enum("KeyMaterialType", parse_material_type, MATERIAL_TYPES)?;
+    let algs = algorithm_names();
+    let algorithm = i.req_enum("SigningKeyAlgorithm", KeyAlgorithm::parse, &algs)?;
+    let reuse = i.opt_bool("ReuseLastGeneratedToken")?.unwrap_or(false);
+    i.finish()?;
+    if material_type != "TR34_KEY_BLOCK" {
+        return Err(ApiError::validation(format!(
+            "KeyMaterialType {material_type} needs no export parameters (only TR34_KEY_BLOCK does)"
+        )));
+    }
+    if algorithm != KeyAlgorithm::Rsa2048 {
+        return Err(ApiError::validation(
+            "SigningKeyAlgorithm must be RSA_2048 for TR-34 export",
+        ));
+    }
+    let p = run(state, move |s| {
+        let id = ca::store_id(s);
+        if reuse {
+            if let Some(p) = ca::reusable(
+                &id,
+                TokenKind::Export,
+                material_type,
+                algorithm,
+                ca::now_secs(),
+            ) {
+                return Ok(p);
+            }
+        }
+        ca::new_parameters(s, TokenKind::Export, material_type, algorithm)
+    })
+    .await?;
+    Ok(json!({
+        "SigningKeyCertificate": p.certificate,
+        "SigningKeyCertificateChain": p.chain,
+        "SigningKeyAlgorithm": p.algorithm.as_str(),
+        "ExportToken": p.token,
+        "ParametersValidUntilTimestamp": p.valid_until,
+    }))
+}
+
 /// `GetPublicKeyCertificate`: a 90-day certificate for an asymmetric key's public key, signed
 /// by the local CA, and the CA certificate as the chain.
 ///
@@ -1065,12 +1380,10 @@ pub async fn get_public_key_certificate(
                 k.key_arn
             )));
         }
-        if !matches!(
-            k.key_attributes.key_class,
-            KeyClass::AsymmetricKeyPair | KeyClass::PublicKey
-        ) {
+        // Only key pairs held here: the local CA never vouches for an imported public key.
+        if k.key_attributes.key_class != KeyClass::AsymmetricKeyPair {
             return Err(ApiError::validation(format!(
-                "Key {} is not an asymmetric key",
+                "Key {} is not an asymmetric key pair (KeyClass ASYMMETRIC_KEY_PAIR)",
                 k.key_arn
             )));
         }

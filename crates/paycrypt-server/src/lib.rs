@@ -20,6 +20,7 @@ pub mod import_export;
 pub mod metrics;
 pub mod policy;
 pub mod state;
+pub mod tr34;
 pub mod validate;
 
 use std::sync::Arc;

@@ -154,7 +154,7 @@ async fn control_and_data_plane_round_trip() {
         &app,
         signed(
             "/",
-            Some("PaymentCryptographyControlPlane.GetParametersForExport"),
+            Some("PaymentCryptographyControlPlane.GetCertificateSigningRequest"),
             &json!({}),
             "secret",
         ),
@@ -164,7 +164,7 @@ async fn control_and_data_plane_round_trip() {
     assert!(v["message"]
         .as_str()
         .unwrap()
-        .contains("GetParametersForExport"));
+        .contains("GetCertificateSigningRequest"));
 
     let r = app
         .clone()
