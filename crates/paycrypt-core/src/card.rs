@@ -105,10 +105,14 @@ impl Pan {
         mask_pan(&self.0)
     }
 
-    /// The 12 rightmost digits excluding the check digit (ISO 9564 formats 0 and 3).
-    pub fn rightmost12_excluding_check(&self) -> &str {
-        let end = self.0.len() - 1;
-        &self.0[end - 12..end]
+    /// The 12 rightmost digits excluding the check digit (ISO 9564 formats 0 and 3),
+    /// left-padded with zeros when the PAN has fewer than 13 digits.
+    pub fn rightmost12_excluding_check(&self) -> [u8; 12] {
+        let body = &self.0.as_bytes()[..self.0.len() - 1];
+        let mut out = [b'0'; 12];
+        let take = body.len().min(12);
+        out[12 - take..].copy_from_slice(&body[body.len() - take..]);
+        out
     }
 }
 
@@ -217,11 +221,26 @@ mod tests {
     fn masks() {
         assert_eq!(mask_pan("4111111111111111"), "411111******1111");
         assert_eq!(mask_pan("4012345678909"), "401234***8909");
-        assert_eq!(format!("{:?}", Pan::new("4111111111111111").unwrap()), "Pan(411111******1111)");
+        assert_eq!(
+            format!("{:?}", Pan::new("4111111111111111").unwrap()),
+            "Pan(411111******1111)"
+        );
     }
 
     #[test]
     fn luhn() {
+        assert_eq!(
+            &Pan::new("123456789012")
+                .unwrap()
+                .rightmost12_excluding_check(),
+            b"012345678901"
+        );
+        assert_eq!(
+            &Pan::new("4111111111111111")
+                .unwrap()
+                .rightmost12_excluding_check(),
+            b"111111111111"
+        );
         assert!(luhn_valid("4111111111111111"));
         assert!(luhn_valid("4012345678909"));
         assert!(!luhn_valid("4111111111111112"));

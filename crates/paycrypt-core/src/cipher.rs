@@ -350,7 +350,11 @@ impl BlockCipher {
                     });
                 }
                 let mut chain = [0u8; 16];
-                chain[..bs].copy_from_slice(if mode == Mode::Cbc { iv } else { &[0u8; 16][..bs] });
+                chain[..bs].copy_from_slice(if mode == Mode::Cbc {
+                    iv
+                } else {
+                    &[0u8; 16][..bs]
+                });
                 for blk in out.chunks_exact_mut(bs) {
                     if enc {
                         if mode == Mode::Cbc {
@@ -547,7 +551,9 @@ pub fn unpad(padding: Padding, data: &[u8], block_size: usize) -> Result<Vec<u8>
     match padding {
         Padding::Pkcs7 => {
             let n = usize::from(data[data.len() - 1]);
-            if n == 0 || n > block_size || data[data.len() - n..].iter().any(|&b| usize::from(b) != n)
+            if n == 0
+                || n > block_size
+                || data[data.len() - n..].iter().any(|&b| usize::from(b) != n)
             {
                 return Err(bad);
             }
@@ -600,10 +606,22 @@ mod tests {
         let iv = decode("iv", IV).unwrap();
         let pt = decode("pt", PT).unwrap();
         let cases = [
-            (Mode::Ecb, "3AD77BB40D7A3660A89ECAF32466EF97F5D3D58503B9699DE785895A96FDBAAF"),
-            (Mode::Cbc, "7649ABAC8119B246CEE98E9B12E9197D5086CB9B507219EE95DB113A917678B2"),
-            (Mode::Cfb128, "3B3FD92EB72DAD20333449F8E83CFB4AC8A64537A0B3A93FCDE3CDAD9F1CE58B"),
-            (Mode::Ofb, "3B3FD92EB72DAD20333449F8E83CFB4A7789508D16918F03F53C52DAC54ED825"),
+            (
+                Mode::Ecb,
+                "3AD77BB40D7A3660A89ECAF32466EF97F5D3D58503B9699DE785895A96FDBAAF",
+            ),
+            (
+                Mode::Cbc,
+                "7649ABAC8119B246CEE98E9B12E9197D5086CB9B507219EE95DB113A917678B2",
+            ),
+            (
+                Mode::Cfb128,
+                "3B3FD92EB72DAD20333449F8E83CFB4AC8A64537A0B3A93FCDE3CDAD9F1CE58B",
+            ),
+            (
+                Mode::Ofb,
+                "3B3FD92EB72DAD20333449F8E83CFB4A7789508D16918F03F53C52DAC54ED825",
+            ),
         ];
         for (mode, ct) in cases {
             let out = c.encrypt(mode, &iv, &pt).unwrap();
@@ -623,9 +641,11 @@ mod tests {
 
     #[test]
     fn tdes_kcv_and_degenerate() {
-        let c = BlockCipher::tdes(&decode("k", "0123456789ABCDEFFEDCBA9876543210").unwrap()).unwrap();
+        let c =
+            BlockCipher::tdes(&decode("k", "0123456789ABCDEFFEDCBA9876543210").unwrap()).unwrap();
         assert_eq!(encode(&c.encrypt8([0; 8]).unwrap()[..3]), "08D7B4");
-        let e = BlockCipher::tdes(&decode("k", "0123456789ABCDEF0123456789ABCDEF").unwrap()).unwrap_err();
+        let e = BlockCipher::tdes(&decode("k", "0123456789ABCDEF0123456789ABCDEF").unwrap())
+            .unwrap_err();
         assert_eq!(e, Error::InvalidKey(KeyError::DegenerateTdes));
         assert!(BlockCipher::tdes(&[0u8; 8]).is_err());
         assert!(c.encrypt16([0; 16]).is_err());
@@ -633,13 +653,22 @@ mod tests {
 
     #[test]
     fn padding() {
-        assert_eq!(encode(&pad(Padding::Iso9797M1, &[0x12, 0x34], 8)), "1234000000000000");
-        assert_eq!(encode(&pad(Padding::Iso9797M2, &[0x12, 0x34], 8)), "1234800000000000");
+        assert_eq!(
+            encode(&pad(Padding::Iso9797M1, &[0x12, 0x34], 8)),
+            "1234000000000000"
+        );
+        assert_eq!(
+            encode(&pad(Padding::Iso9797M2, &[0x12, 0x34], 8)),
+            "1234800000000000"
+        );
         assert_eq!(
             encode(&pad(Padding::Iso9797M3, &[0x12, 0x34], 8)),
             "00000000000000101234000000000000"
         );
-        assert_eq!(encode(&pad(Padding::Iso9797M3, &[], 8)), "00000000000000000000000000000000");
+        assert_eq!(
+            encode(&pad(Padding::Iso9797M3, &[], 8)),
+            "00000000000000000000000000000000"
+        );
         let p = pad(Padding::Pkcs7, &[1u8; 16], 16);
         assert_eq!(p.len(), 32);
         assert_eq!(unpad(Padding::Pkcs7, &p, 16).unwrap(), vec![1u8; 16]);

@@ -111,7 +111,10 @@ impl fmt::Display for Error {
                 field,
                 expected,
                 actual,
-            } => write!(f, "{field}: length {actual} is invalid, expected {expected}"),
+            } => write!(
+                f,
+                "{field}: length {actual} is invalid, expected {expected}"
+            ),
             Self::InvalidInput { field, reason } => write!(f, "{field}: {reason}"),
             Self::InvalidKey(e) => write!(f, "invalid key: {e}"),
             Self::PinBlock(e) => write!(f, "PIN block: {e}"),

@@ -84,14 +84,16 @@ mod tests {
     #[test]
     fn x9_24_tdes() {
         // REFERENCE §3.8; also in AWS docs' CreateKey responses for this key.
-        let c = BlockCipher::tdes(&decode("k", "0123456789ABCDEFFEDCBA9876543210").unwrap()).unwrap();
+        let c =
+            BlockCipher::tdes(&decode("k", "0123456789ABCDEFFEDCBA9876543210").unwrap()).unwrap();
         assert_eq!(encode(&ansi_x9_24(&c, 3).unwrap()), "08D7B4");
     }
 
     #[test]
     fn cmac_aes() {
         // X9.143:2021 §8.1 / TR-31:2018 A.7.4 key, KCV 08793E / 08793E25AB
-        let c = BlockCipher::aes(&decode("k", "3F419E1CB7079442AA37474C2EFBF8B8").unwrap()).unwrap();
+        let c =
+            BlockCipher::aes(&decode("k", "3F419E1CB7079442AA37474C2EFBF8B8").unwrap()).unwrap();
         assert_eq!(encode(&cmac_kcv(&c, 3).unwrap()), "08793E");
         assert_eq!(encode(&cmac_kcv(&c, 5).unwrap()), "08793E25AB");
     }

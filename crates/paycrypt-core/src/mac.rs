@@ -164,11 +164,7 @@ mod hmac_tests {
 /// Shortest MAC (in bytes) that [`verify`] and [`truncate`] accept.
 pub const MIN_MAC_LEN: usize = 4;
 
-/// ISO 9797-1 padding for MACs. Method 3 of an empty message is the length
-/// block followed by one zero block (method 1 pads an empty string to one
-/// block, ISO/IEC 9797-1:2011 §6.3); `cipher::pad` returns only the length
-/// block in that one case, so it is completed here (psec agrees).
-
+/// ISO 9797-1 MACs accept padding methods 1, 2 and 3 only.
 fn check_padding(padding: Padding) -> Result<()> {
     match padding {
         Padding::Iso9797M1 | Padding::Iso9797M2 | Padding::Iso9797M3 => Ok(()),

@@ -152,7 +152,10 @@ impl KeyAlgorithm {
 
     /// ECC?
     pub fn is_ecc(self) -> bool {
-        matches!(self, Self::EccNistP256 | Self::EccNistP384 | Self::EccNistP521)
+        matches!(
+            self,
+            Self::EccNistP256 | Self::EccNistP384 | Self::EccNistP521
+        )
     }
 
     /// TDES?
@@ -511,7 +514,10 @@ mod tests {
     #[test]
     fn modes() {
         for c in "BXNEDCGVS".chars() {
-            assert_eq!(KeyModesOfUse::from_tr31_mode(c).unwrap().tr31_mode(), Some(c));
+            assert_eq!(
+                KeyModesOfUse::from_tr31_mode(c).unwrap().tr31_mode(),
+                Some(c)
+            );
         }
         let b = KeyModesOfUse::from_tr31_mode('B').unwrap();
         assert!(b.covers(&KeyModesOfUse::from_tr31_mode('E').unwrap()));
