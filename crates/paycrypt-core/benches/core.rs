@@ -15,6 +15,12 @@ use paycrypt_core::card_verification::{self, CvvKey};
 use paycrypt_core::cipher::{BlockCipher, Padding};
 use paycrypt_core::dukpt::{aes as adukpt, tdes as tdukpt};
 use paycrypt_core::hex::decode;
+use paycrypt_core::asym;
+use paycrypt_core::card::Pan;
+use paycrypt_core::keyblock::tr31;
+use paycrypt_core::pin_verification::{self as pv, DecimalizationPolicy, DecimalizationTable};
+use paycrypt_core::pinblock::{self, PinBlockFormat};
+use paycrypt_core::secret::Pin;
 use paycrypt_core::{emv, kcv, mac};
 use std::hint::black_box;
 
@@ -250,5 +256,250 @@ fn emv_ops(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, primitives, kcv_and_mac, dukpt, card, emv_ops);
+fn pin(c: &mut Criterion) {
+    let k2 = h(K2);
+    let zpk_in = BlockCipher::tdes(&k2).unwrap();
+    let zpk_out = BlockCipher::tdes(&h("89ABCDEF0123456776543210FEDCBA98")).unwrap();
+    let pan = Pan::new("4111111111111111").unwrap();
+    let pin = Pin::new("1234").unwrap();
+    let clear = pinblock::encode_clear(PinBlockFormat::Iso0, &pin, Some(&pan)).unwrap();
+
+    // calls: none (nibble work only)
+    c.bench_function("pin_iso0_encode", |b| {
+        b.iter(|| pinblock::encode_clear(PinBlockFormat::Iso0, black_box(&pin), Some(&pan)).unwrap())
+    });
+    c.bench_function("pin_iso0_decode", |b| {
+        b.iter(|| {
+            pinblock::decode_clear(PinBlockFormat::Iso0, black_box(clear.expose()), Some(&pan))
+                .unwrap()
+        })
+    });
+
+    // calls: 1 TDES decrypt + 1 TDES encrypt (both keys pre-keyed)
+    let eb = pinblock::encrypt_pin_block(&zpk_in, PinBlockFormat::Iso0, &pin, Some(&pan)).unwrap();
+    c.bench_function("pin_translate_tdes_iso0_to_tdes_iso0", |b| {
+        b.iter(|| {
+            pinblock::translate(
+                &zpk_in,
+                PinBlockFormat::Iso0,
+                black_box(&eb),
+                Some(&pan),
+                &zpk_out,
+                PinBlockFormat::Iso0,
+                Some(&pan),
+            )
+            .unwrap()
+        })
+    });
+
+    // TDES DUKPT ISO 0 -> ZPK ISO 0, the headline PIN-translation server op.
+    let bdk = h(BDK);
+    let ksn = tdukpt::Ksn::from_hex("FFFF9876543210E00000")
+        .unwrap()
+        .with_counter(0x0F0F)
+        .unwrap();
+    let ipek = tdukpt::derive_ipek(&bdk, &ksn).unwrap();
+    let wk = tdukpt::working_key_from_ipek(ipek.expose(), &ksn, tdukpt::KeyVariant::Pin).unwrap();
+    let deb = pinblock::encrypt_pin_block(
+        &BlockCipher::tdes(wk.expose()).unwrap(),
+        PinBlockFormat::Iso0,
+        &pin,
+        Some(&pan),
+    )
+    .unwrap();
+    // calls: 2 x TDES ks+block (IPEK) + 16 x DES ks+block + TDES ks+block + 1 TDES
+    c.bench_function("pin_translate_dukpt_tdes_iso0_to_zpk_iso0", |b| {
+        b.iter(|| {
+            let wk =
+                tdukpt::working_key(black_box(&bdk), black_box(&ksn), tdukpt::KeyVariant::Pin)
+                    .unwrap();
+            let kin = BlockCipher::tdes(wk.expose()).unwrap();
+            pinblock::translate(
+                &kin,
+                PinBlockFormat::Iso0,
+                black_box(&deb),
+                Some(&pan),
+                &zpk_out,
+                PinBlockFormat::Iso0,
+                Some(&pan),
+            )
+            .unwrap()
+        })
+    });
+    // Same with the IPEK cached.
+    // calls: 16 x DES ks+block + TDES ks+block + 1 TDES
+    c.bench_function("pin_translate_dukpt_tdes_iso0_to_zpk_iso0_cached_ipek", |b| {
+        b.iter(|| {
+            let wk = tdukpt::working_key_from_ipek(
+                black_box(ipek.expose()),
+                black_box(&ksn),
+                tdukpt::KeyVariant::Pin,
+            )
+            .unwrap();
+            let kin = BlockCipher::tdes(wk.expose()).unwrap();
+            pinblock::translate(
+                &kin,
+                PinBlockFormat::Iso0,
+                black_box(&deb),
+                Some(&pan),
+                &zpk_out,
+                PinBlockFormat::Iso0,
+                Some(&pan),
+            )
+            .unwrap()
+        })
+    });
+
+    // AES DUKPT (AES-128 BDK, PIN key AES-128) ISO 4 -> ZPK ISO 0.
+    let abdk = h(AES128);
+    let aksn = adukpt::Ksn::from_parts(&[0x12, 0x34, 0x56, 0x78, 0x90, 0x12, 0x34, 0x56], 0x0F0F);
+    let awk = adukpt::working_key(
+        &abdk,
+        &aksn,
+        adukpt::KeyUsage::PinEncryption,
+        paycrypt_core::cipher::Algorithm::Aes128,
+    )
+    .unwrap();
+    let aeb = pinblock::encrypt_pin_block(
+        &BlockCipher::aes(awk.expose()).unwrap(),
+        PinBlockFormat::ISO4,
+        &pin,
+        Some(&pan),
+    )
+    .unwrap();
+    // calls: AES ks+block (initial key) + 8 x AES ks+block + AES ks+block (working key)
+    //        + AES ks + 2 AES decrypts + 1 TDES
+    c.bench_function("pin_translate_dukpt_aes_iso4_to_zpk_iso0", |b| {
+        b.iter(|| {
+            let wk = adukpt::working_key(
+                black_box(&abdk),
+                black_box(&aksn),
+                adukpt::KeyUsage::PinEncryption,
+                paycrypt_core::cipher::Algorithm::Aes128,
+            )
+            .unwrap();
+            let kin = BlockCipher::aes(wk.expose()).unwrap();
+            pinblock::translate(
+                &kin,
+                PinBlockFormat::ISO4,
+                black_box(&aeb),
+                Some(&pan),
+                &zpk_out,
+                PinBlockFormat::Iso0,
+                Some(&pan),
+            )
+            .unwrap()
+        })
+    });
+
+    // PIN verification (PVK pre-keyed, clear PIN).
+    let pvk = BlockCipher::tdes(&k2).unwrap();
+    let pvv = pv::visa_pvv(&pvk, &pan, 1, &pin).unwrap();
+    // calls: 1 TDES block
+    c.bench_function("pvv_generate", |b| {
+        b.iter(|| pv::visa_pvv(&pvk, black_box(&pan), 1, black_box(&pin)).unwrap())
+    });
+    c.bench_function("pvv_verify", |b| {
+        b.iter(|| pv::verify_visa_pvv(&pvk, black_box(&pan), 1, black_box(&pin), &pvv).unwrap())
+    });
+    let table = DecimalizationTable::new("0123456789012345").unwrap();
+    let params =
+        pv::Ibm3624Params::new(&DecimalizationPolicy::any_valid(), &table, "4111111111111", 'F')
+            .unwrap();
+    let offset = pv::ibm3624_offset(&pvk, &params, &pin).unwrap();
+    // calls: 1 TDES block
+    c.bench_function("ibm3624_offset_verify", |b| {
+        b.iter(|| {
+            pv::verify_ibm3624_offset(&pvk, black_box(&params), black_box(&pin), &offset).unwrap()
+        })
+    });
+}
+
+fn keyblocks(c: &mut Criterion) {
+    // TR-31 B: TDES-2 KBPK wrapping a TDES-2 key (header 16 chars, payload 32 bytes).
+    let kbpk_t = h("89ABCDEF0123456776543210FEDCBA98");
+    let key_t = h(K2);
+    let hdr_b = tr31::Tr31Header::new(
+        tr31::Version::B,
+        tr31::KeyUsage::P0,
+        tr31::KeyAlgorithm::Tdes,
+        tr31::ModeOfUse::EncryptOnly,
+        tr31::Exportability::Trusted,
+    );
+    let blk_b = tr31::wrap(tr31::Kbpk::tdes(&kbpk_t).unwrap(), &hdr_b, &key_t).unwrap();
+    // calls: 3 x TDES ks+block + 16 TDES blocks (8 derivation, 7 CMAC, 4 CBC; -3 counted in ks+block)
+    c.bench_function("tr31_b_wrap", |b| {
+        b.iter(|| {
+            tr31::wrap(tr31::Kbpk::tdes(&kbpk_t).unwrap(), black_box(&hdr_b), black_box(&key_t))
+                .unwrap()
+        })
+    });
+    c.bench_function("tr31_b_unwrap", |b| {
+        b.iter(|| tr31::unwrap(tr31::Kbpk::tdes(&kbpk_t).unwrap(), black_box(&blk_b)).unwrap())
+    });
+
+    // TR-31 D: AES-128 KBPK wrapping an AES-128 key (payload 48 bytes).
+    let kbpk_a = h(AES128);
+    let key_a = h("00112233445566778899AABBCCDDEEFF");
+    let hdr_d = tr31::Tr31Header::new(
+        tr31::Version::D,
+        tr31::KeyUsage::P0,
+        tr31::KeyAlgorithm::Aes,
+        tr31::ModeOfUse::EncryptOnly,
+        tr31::Exportability::Trusted,
+    );
+    let blk_d = tr31::wrap(tr31::Kbpk::aes(&kbpk_a).unwrap(), &hdr_d, &key_a).unwrap();
+    c.bench_function("tr31_d_wrap", |b| {
+        b.iter(|| {
+            tr31::wrap(tr31::Kbpk::aes(&kbpk_a).unwrap(), black_box(&hdr_d), black_box(&key_a))
+                .unwrap()
+        })
+    });
+    c.bench_function("tr31_d_unwrap", |b| {
+        b.iter(|| tr31::unwrap(tr31::Kbpk::aes(&kbpk_a).unwrap(), black_box(&blk_d)).unwrap())
+    });
+}
+
+fn asymmetric(c: &mut Criterion) {
+    let kp = asym::rsa_generate(asym::RsaKeySize::Rsa2048).unwrap();
+    let ct = asym::rsa_encrypt(&kp.public_spki, asym::RsaPadding::OaepSha256, &[0x42; 16], None)
+        .unwrap();
+    // calls: none (aws-lc-rs RSA; includes PKCS#8 parsing of the private key)
+    c.bench_function("rsa2048_oaep_sha256_decrypt", |b| {
+        b.iter(|| {
+            asym::rsa_decrypt(
+                kp.private_pkcs8.expose(),
+                asym::RsaPadding::OaepSha256,
+                black_box(&ct),
+                None,
+            )
+            .unwrap()
+        })
+    });
+    let a = asym::ec_generate(asym::EccCurve::P256).unwrap();
+    let p = asym::ec_generate(asym::EccCurve::P256).unwrap();
+    // calls: none (aws-lc-rs P-256; includes PKCS#8 parsing)
+    c.bench_function("ecdh_p256_derive", |b| {
+        b.iter(|| {
+            asym::ecdh_shared_secret(
+                asym::EccCurve::P256,
+                asym::EcPrivateKey::Der(a.private_pkcs8.expose()),
+                black_box(&p.public_point),
+            )
+            .unwrap()
+        })
+    });
+}
+
+criterion_group!(
+    benches,
+    primitives,
+    kcv_and_mac,
+    dukpt,
+    card,
+    emv_ops,
+    pin,
+    keyblocks,
+    asymmetric
+);
 criterion_main!(benches);
