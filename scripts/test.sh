@@ -24,3 +24,10 @@ echo "differential cases: regenerated and identical"
 
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+
+# ---- interop: the AWS-compatible server driven through boto3 and the AWS CLI ----
+# Debug build: `cargo test` above already compiled every dependency in the debug profile, so
+# this only links the binary (a release build costs ~6 extra minutes on 2 cores from cold).
+cargo build -p paycrypt
+PAYCRYPT_BIN="${CARGO_TARGET_DIR:-target}/debug/paycrypt" .venv/bin/python -m pytest -q tests/interop
+# ---- end interop ----

@@ -212,25 +212,76 @@ pub fn iso9797_alg1(cipher: &BlockCipher, padding: Padding, data: &[u8]) -> Resu
 /// if its parts are equal, [`Error::Unsupported`] for a non-ISO-9797 padding.
 pub fn iso9797_alg3(key: &[u8], padding: Padding, data: &[u8]) -> Result<[u8; 8]> {
     check_padding(padding)?;
-    let tdes = BlockCipher::tdes(key)?;
-    let mut k1 = [0u8; 8];
-    k1.copy_from_slice(key.get(..8).ok_or(KeyError::Length {
-        algorithm: "TDES",
-        actual: key.len(),
-    })?);
-    let des = BlockCipher::des(&k1);
-    k1.zeroize();
-    let padded = pad(padding, data, 8);
-    let blocks = padded.len() / 8;
-    let mut x = [0u8; 8];
-    for (i, blk) in padded.chunks_exact(8).enumerate() {
-        xor_into(&mut x, blk);
-        if i + 1 == blocks {
-            tdes.encrypt_block(&mut x)?;
-        } else {
-            des.encrypt_block(&mut x)?;
-        }
+    retail_mac(key, Some(padding), data)
+}
+
+/// ISO/IEC 9797-1 MAC algorithm 3 over data that the caller has already padded
+/// (EMV application cryptograms "as padded by the terminal").
+///
+/// # Errors
+/// As [`iso9797_alg3`], plus [`Error::InvalidLength`] unless `data` is a
+/// non-empty multiple of 8 bytes.
+pub fn iso9797_alg3_prepadded(key: &[u8], data: &[u8]) -> Result<[u8; 8]> {
+    if data.is_empty() || data.len() % 8 != 0 {
+        return Err(Error::InvalidLength {
+            field: "data",
+            expected: "a non-empty multiple of 8 bytes (no padding requested)",
+            actual: data.len(),
+        });
     }
+    retail_mac(key, None, data)
+}
+
+/// Allocation-free retail MAC: single-DES CBC under K over every block
+/// (padding applied on the fly), then decrypt with K' and encrypt with K''.
+fn retail_mac(key: &[u8], padding: Option<Padding>, data: &[u8]) -> Result<[u8; 8]> {
+    crate::cipher::check_tdes_key(key)?;
+    let part = |i: usize| -> Result<BlockCipher> {
+        let mut k = [0u8; 8];
+        k.copy_from_slice(key.get(8 * i..8 * i + 8).ok_or(KeyError::Length {
+            algorithm: "TDES",
+            actual: key.len(),
+        })?);
+        let c = BlockCipher::des(&k);
+        k.zeroize();
+        Ok(c)
+    };
+    let k1 = part(0)?;
+    let k2 = part(1)?;
+    let k3 = if key.len() == 24 {
+        Some(part(2)?)
+    } else {
+        None
+    };
+    let mut x = [0u8; 8];
+    let mut feed = |blk: &[u8]| -> Result<()> {
+        xor_into(&mut x, blk);
+        k1.encrypt_block(&mut x)
+    };
+    if padding == Some(Padding::Iso9797M3) {
+        let mut len_block = [0u8; 8];
+        len_block.copy_from_slice(&(data.len() as u64).saturating_mul(8).to_be_bytes());
+        feed(&len_block)?;
+    }
+    let mut chunks = data.chunks_exact(8);
+    for blk in chunks.by_ref() {
+        feed(blk)?;
+    }
+    let rem = chunks.remainder();
+    let mut last = [0u8; 8];
+    last[..rem.len()].copy_from_slice(rem);
+    match padding {
+        None => {}
+        Some(Padding::Iso9797M2) => {
+            last[rem.len()] = 0x80;
+            feed(&last)?;
+        }
+        Some(_) if !rem.is_empty() || data.is_empty() => feed(&last)?,
+        Some(_) => {}
+    }
+    last.zeroize();
+    k2.decrypt_block(&mut x)?;
+    k3.as_ref().unwrap_or(&k1).encrypt_block(&mut x)?;
     Ok(x)
 }
 

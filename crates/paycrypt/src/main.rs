@@ -1,1 +1,120 @@
-fn main() {}
+//! `paycrypt`: the command-line entry point. `paycrypt serve` runs the AWS Payment
+//! Cryptography–compatible server (see `paycrypt_server`); `paycrypt calc` holds the
+//! offline calculators that call paycrypt-core directly.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod calc;
+use paycrypt_keystore::MasterKeySource;
+use paycrypt_server::audit::AuditDestination;
+use paycrypt_server::config::{Config, ENV_MASTER_KEY};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "paycrypt",
+    version,
+    about = "A software payment HSM speaking the AWS Payment Cryptography API"
+)]
+struct Cli {
+    /// Output format (for `calc`).
+    #[arg(long, global = true, value_enum, default_value_t = calc::OutputFormat::Table)]
+    output: calc::OutputFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the AWS Payment Cryptography control and data plane APIs on one port.
+    ///
+    /// Credentials: PAYCRYPT_ACCESS_KEY_ID / PAYCRYPT_SECRET_ACCESS_KEY, or else a pair generated
+    /// on first start in <data-dir>/credentials (AWS shared-credentials format, profile default).
+    /// Master key: --master-key-file, or PAYCRYPT_MASTER_KEY (64 hex), or else a development key
+    /// generated in <data-dir>/master.key.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Data directory (database, development master key, generated credentials).
+        #[arg(long, default_value = "./paycrypt-data")]
+        data_dir: PathBuf,
+        /// Database URL (sqlite://PATH); default <data-dir>/paycrypt.db.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// TLS certificate chain (PEM); requires --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM); requires --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Audit log: a file path, `stderr` or `off`.
+        #[arg(long, default_value = "stderr")]
+        audit_log: String,
+        /// Region used in key ARNs.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// Account id used in key ARNs.
+        #[arg(long, default_value = "111122223333")]
+        account: String,
+        /// File holding the 32-byte master key (raw or 64 hex characters).
+        #[arg(long)]
+        master_key_file: Option<PathBuf>,
+        /// Largest accepted request body in bytes.
+        #[arg(long, default_value_t = 256 * 1024)]
+        max_body_bytes: usize,
+    },
+    /// Offline payment-crypto calculators (no server): PIN blocks, DUKPT, CVV, ARQC, MAC, KCV, ...
+    #[command(subcommand)]
+    Calc(calc::CalcCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Calc(cmd) => calc::run(cmd, cli.output),
+        Command::Serve {
+            listen,
+            data_dir,
+            database_url,
+            tls_cert,
+            tls_key,
+            audit_log,
+            region,
+            account,
+            master_key_file,
+            max_body_bytes,
+        } => {
+            let master_key = match master_key_file {
+                Some(p) => MasterKeySource::File(p),
+                None if std::env::var_os(ENV_MASTER_KEY).is_some() => {
+                    MasterKeySource::Env(ENV_MASTER_KEY.to_owned())
+                }
+                None => MasterKeySource::Default,
+            };
+            let config = Config {
+                listen,
+                data_dir,
+                database_url,
+                tls: tls_cert.zip(tls_key),
+                audit_log: AuditDestination::parse(&audit_log),
+                region,
+                account,
+                master_key,
+                max_body_bytes,
+                credentials: None,
+            };
+            match paycrypt_server::serve(config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("paycrypt: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

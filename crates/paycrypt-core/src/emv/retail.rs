@@ -1,11 +1,10 @@
-//! Private ISO/IEC 9797-1 MAC algorithm 3 ("retail MAC") with a double-length
-//! DES key, as EMV Book 2 A1.2.1 specifies for application cryptograms, ARPC
-//! method 2 and secure messaging. Kept private to this module on purpose (the
-//! crate-wide `mac` module may offer the same; the lead can deduplicate).
+//! ISO/IEC 9797-1 MAC algorithm 3 ("retail MAC") with a double-length DES key,
+//! as EMV Book 2 A1.2.1 specifies for application cryptograms, ARPC method 2
+//! and secure messaging: a thin adapter over [`crate::mac`].
 
-use crate::cipher::{xor_into, BlockCipher};
-use crate::error::{Error, Result};
-use zeroize::Zeroize;
+use crate::cipher::Padding;
+use crate::error::Result;
+use crate::mac;
 
 /// ISO/IEC 9797-1 padding applied before the MAC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,56 +18,14 @@ pub(crate) enum MacPad {
 }
 
 /// Retail MAC over `data` (padded as `pad`) with the 16-byte key `key`:
-/// single-DES CBC with the left half, then the final block decrypted with the
-/// right half and encrypted again with the left half. Returns the full 8 bytes.
+/// [`crate::mac::iso9797_alg3`] restricted to double-length keys, as EMV requires.
 pub(crate) fn retail_mac(key: &[u8], data: &[u8], pad: MacPad) -> Result<[u8; 8]> {
     super::double_length("key", key)?;
-    let mut k1: [u8; 8] = super::array("key", "16 bytes", &key[..8])?;
-    let mut k2: [u8; 8] = super::array("key", "16 bytes", &key[8..])?;
-    let c1 = BlockCipher::des(&k1);
-    let c2 = BlockCipher::des(&k2);
-    k1.zeroize();
-    k2.zeroize();
-    if pad == MacPad::None && (data.is_empty() || data.len() % 8 != 0) {
-        return Err(Error::InvalidLength {
-            field: "data",
-            expected: "a non-empty multiple of 8 bytes (no padding requested)",
-            actual: data.len(),
-        });
+    match pad {
+        MacPad::None => mac::iso9797_alg3_prepadded(key, data),
+        MacPad::M1 => mac::iso9797_alg3(key, Padding::Iso9797M1, data),
+        MacPad::M2 => mac::iso9797_alg3(key, Padding::Iso9797M2, data),
     }
-    let mut h = [0u8; 8];
-    let mut chunks = data.chunks_exact(8);
-    for blk in chunks.by_ref() {
-        xor_into(&mut h, blk);
-        c1.encrypt_block(&mut h)?;
-    }
-    let rem = chunks.remainder();
-    let last = match pad {
-        MacPad::None => None,
-        MacPad::M1 => {
-            if rem.is_empty() && !data.is_empty() {
-                None
-            } else {
-                let mut b = [0u8; 8];
-                b[..rem.len()].copy_from_slice(rem);
-                Some(b)
-            }
-        }
-        MacPad::M2 => {
-            let mut b = [0u8; 8];
-            b[..rem.len()].copy_from_slice(rem);
-            b[rem.len()] = 0x80;
-            Some(b)
-        }
-    };
-    if let Some(mut b) = last {
-        xor_into(&mut h, &b);
-        b.zeroize();
-        c1.encrypt_block(&mut h)?;
-    }
-    c2.decrypt_block(&mut h)?;
-    c1.encrypt_block(&mut h)?;
-    Ok(h)
 }
 
 #[cfg(test)]

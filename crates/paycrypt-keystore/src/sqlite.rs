@@ -1,0 +1,385 @@
+//! The embedded SQLite backend: one file, WAL journal, full synchronous commits, versioned
+//! schema migrations applied on open, one transaction per batch of changes.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::backend::{master_key_changed, stale_key, Backend, Change, KeyRow, Snapshot};
+use crate::error::StoreError;
+use crate::model::{Key, Tag};
+use crate::seal::Sealed;
+
+/// Ordered schema migrations; migration `i` brings the schema to version `i + 1`.
+/// Never edit a released migration: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema.
+    "CREATE TABLE meta (
+         name  TEXT PRIMARY KEY NOT NULL,
+         value TEXT NOT NULL
+     );
+     CREATE TABLE keys (
+         arn           TEXT PRIMARY KEY NOT NULL,
+         key_state     TEXT NOT NULL,
+         key_json      TEXT NOT NULL,
+         sealed        BLOB,
+         master_key_id TEXT
+     );
+     CREATE TABLE aliases (
+         alias_name TEXT PRIMARY KEY NOT NULL,
+         key_arn    TEXT
+     );
+     CREATE TABLE tags (
+         arn       TEXT NOT NULL,
+         position  INTEGER NOT NULL,
+         tag_key   TEXT NOT NULL,
+         tag_value TEXT NOT NULL,
+         PRIMARY KEY (arn, tag_key)
+     );",
+    // 2: row versions for optimistic concurrency.
+    "ALTER TABLE keys ADD COLUMN version INTEGER NOT NULL DEFAULT 1;",
+];
+
+fn db_err(what: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |e| StoreError::internal(format!("database error ({what}): {e}"))
+}
+
+/// SQLite persistence.
+#[derive(Debug)]
+pub(crate) struct SqliteBackend {
+    conn: Connection,
+}
+
+impl SqliteBackend {
+    /// Open or create the database file, apply pending migrations, and check (or record) the
+    /// region and account the ARNs were made for.
+    pub fn open(path: &Path, region: &str, account: &str) -> Result<Self, StoreError> {
+        let mut conn = Connection::open(path).map_err(db_err("open"))?;
+        restrict_permissions(path);
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db_err("busy_timeout"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db_err("journal_mode"))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db_err("synchronous"))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(db_err("foreign_keys"))?;
+        migrate(&mut conn)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err("begin"))?;
+        for (name, want) in [("region", region), ("account", account)] {
+            let have: Option<String> = tx
+                .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(db_err("meta"))?;
+            match have {
+                Some(h) if h != want => {
+                    return Err(StoreError::validation(format!(
+                        "the database was created for {name} {h}, not {want}"
+                    )))
+                }
+                Some(_) => {}
+                None => {
+                    tx.execute(
+                        "INSERT INTO meta (name, value) VALUES (?1, ?2)",
+                        params![name, want],
+                    )
+                    .map_err(db_err("meta"))?;
+                }
+            }
+        }
+        tx.commit().map_err(db_err("commit"))?;
+        Ok(Self { conn })
+    }
+}
+
+/// The schema version of the database (0 for a new file).
+fn schema_version(conn: &Connection) -> Result<usize, StoreError> {
+    let v: Option<i64> = conn
+        .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+        .optional()
+        .map_err(db_err("schema_version"))?;
+    Ok(v.and_then(|v| usize::try_from(v).ok()).unwrap_or(0))
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err("begin"))?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);")
+        .map_err(db_err("schema_version"))?;
+    let current = schema_version(&tx)?;
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::internal(format!(
+            "the database schema version {current} is newer than this program ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for sql in MIGRATIONS.iter().skip(current) {
+        tx.execute_batch(sql).map_err(db_err("migration"))?;
+    }
+    if current < MIGRATIONS.len() {
+        tx.execute("DELETE FROM schema_version", [])
+            .map_err(db_err("schema_version"))?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES (?1)",
+            [i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)],
+        )
+        .map_err(db_err("schema_version"))?;
+    }
+    tx.commit().map_err(db_err("commit"))
+}
+
+impl Backend for SqliteBackend {
+    fn load(&mut self) -> Result<Snapshot, StoreError> {
+        let tx = self.conn.transaction().map_err(db_err("begin"))?;
+        let mut snap = Snapshot {
+            master_key_id: tx
+                .query_row(
+                    "SELECT value FROM meta WHERE name = 'master_key_id'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db_err("meta"))?,
+            ..Snapshot::default()
+        };
+        {
+            let mut st = tx
+                .prepare(
+                    "SELECT arn, key_json, sealed, master_key_id, version FROM keys ORDER BY arn",
+                )
+                .map_err(db_err("keys"))?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<Vec<u8>>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                })
+                .map_err(db_err("keys"))?;
+            for row in rows {
+                let (arn, json, blob, mk, version) = row.map_err(db_err("keys"))?;
+                let key: Key = serde_json::from_str(&json).map_err(|_| {
+                    StoreError::internal(format!("key row {arn}: unreadable metadata"))
+                })?;
+                if key.key_arn != arn {
+                    return Err(StoreError::internal(format!(
+                        "key row {arn}: metadata names another key"
+                    )));
+                }
+                let sealed = match (blob, mk) {
+                    (Some(blob), Some(master_key_id)) => Some(Sealed {
+                        blob,
+                        master_key_id,
+                    }),
+                    (None, _) => None,
+                    (Some(_), None) => {
+                        return Err(StoreError::internal(format!(
+                            "key row {arn}: sealed material without a master key id"
+                        )))
+                    }
+                };
+                snap.keys.push(KeyRow {
+                    key,
+                    sealed,
+                    version,
+                });
+            }
+        }
+        {
+            let mut st = tx
+                .prepare("SELECT alias_name, key_arn FROM aliases ORDER BY alias_name")
+                .map_err(db_err("aliases"))?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db_err("aliases"))?;
+            for row in rows {
+                snap.aliases.push(row.map_err(db_err("aliases"))?);
+            }
+        }
+        {
+            let mut st = tx
+                .prepare("SELECT arn, tag_key, tag_value FROM tags ORDER BY arn, position")
+                .map_err(db_err("tags"))?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        Tag {
+                            key: r.get(1)?,
+                            value: r.get(2)?,
+                        },
+                    ))
+                })
+                .map_err(db_err("tags"))?;
+            for row in rows {
+                let (arn, tag) = row.map_err(db_err("tags"))?;
+                match snap.tags.last_mut() {
+                    Some((a, v)) if *a == arn => v.push(tag),
+                    _ => snap.tags.push((arn, vec![tag])),
+                }
+            }
+        }
+        tx.commit().map_err(db_err("commit"))?;
+        Ok(snap)
+    }
+
+    fn apply(&mut self, master_key_id: &str, changes: &[Change]) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err("begin"))?;
+        let recorded: Option<String> = tx
+            .query_row(
+                "SELECT value FROM meta WHERE name = 'master_key_id'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err("meta"))?;
+        if let Some(db) = recorded {
+            if db != master_key_id {
+                return Err(master_key_changed(&db, master_key_id));
+            }
+        }
+        for ch in changes {
+            apply_one(&tx, ch)?;
+        }
+        tx.commit().map_err(db_err("commit"))
+    }
+}
+
+fn key_json(key: &Key) -> Result<String, StoreError> {
+    serde_json::to_string(key).map_err(|_| StoreError::internal("cannot serialize key metadata"))
+}
+
+fn apply_one(tx: &rusqlite::Transaction<'_>, ch: &Change) -> Result<(), StoreError> {
+    match ch {
+        Change::InsertKey { key, sealed } => {
+            tx.execute(
+                "INSERT INTO keys (arn, key_state, key_json, sealed, master_key_id, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1)",
+                params![
+                    key.key_arn,
+                    key.key_state.as_str(),
+                    key_json(key)?,
+                    sealed.blob,
+                    sealed.master_key_id
+                ],
+            )
+            .map_err(db_err("insert key"))?;
+        }
+        Change::UpdateKey {
+            key,
+            expected_version,
+            destroy_material,
+        } => {
+            let sql = if *destroy_material {
+                "UPDATE keys SET key_state = ?2, key_json = ?3, version = version + 1,
+                     sealed = NULL, master_key_id = NULL
+                 WHERE arn = ?1 AND version = ?4"
+            } else {
+                "UPDATE keys SET key_state = ?2, key_json = ?3, version = version + 1
+                 WHERE arn = ?1 AND version = ?4"
+            };
+            let n = tx
+                .execute(
+                    sql,
+                    params![
+                        key.key_arn,
+                        key.key_state.as_str(),
+                        key_json(key)?,
+                        expected_version
+                    ],
+                )
+                .map_err(db_err("update key"))?;
+            if n != 1 {
+                return Err(stale_key(&key.key_arn));
+            }
+        }
+        Change::Reseal {
+            arn,
+            sealed,
+            expected_version,
+        } => {
+            let n = tx
+                .execute(
+                    "UPDATE keys SET sealed = ?2, master_key_id = ?3, version = version + 1
+                     WHERE arn = ?1 AND version = ?4",
+                    params![arn, sealed.blob, sealed.master_key_id, expected_version],
+                )
+                .map_err(db_err("reseal key"))?;
+            if n != 1 {
+                return Err(stale_key(arn));
+            }
+        }
+        Change::InsertAlias { name, key_arn } => {
+            let n = tx
+                .execute(
+                    "INSERT INTO aliases (alias_name, key_arn) VALUES (?1, ?2)
+                     ON CONFLICT (alias_name) DO NOTHING",
+                    params![name, key_arn],
+                )
+                .map_err(db_err("insert alias"))?;
+            if n != 1 {
+                return Err(StoreError::conflict(format!("alias {name} already exists")));
+            }
+        }
+        Change::UpdateAlias { name, key_arn } => {
+            let n = tx
+                .execute(
+                    "UPDATE aliases SET key_arn = ?2 WHERE alias_name = ?1",
+                    params![name, key_arn],
+                )
+                .map_err(db_err("update alias"))?;
+            if n != 1 {
+                return Err(StoreError::not_found(name));
+            }
+        }
+        Change::DeleteAlias(name) => {
+            let n = tx
+                .execute("DELETE FROM aliases WHERE alias_name = ?1", [name])
+                .map_err(db_err("delete alias"))?;
+            if n != 1 {
+                return Err(StoreError::not_found(name));
+            }
+        }
+        Change::SetTags { arn, tags } => {
+            tx.execute("DELETE FROM tags WHERE arn = ?1", [arn])
+                .map_err(db_err("tags"))?;
+            for (i, t) in tags.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO tags (arn, position, tag_key, tag_value) VALUES (?1, ?2, ?3, ?4)",
+                    params![arn, i64::try_from(i).unwrap_or(i64::MAX), t.key, t.value],
+                )
+                .map_err(db_err("tags"))?;
+            }
+        }
+        Change::SetMasterKeyId(id) => {
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES ('master_key_id', ?1)",
+                [id],
+            )
+            .map_err(db_err("meta"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Make the database file readable by its owner only (the material in it is sealed, but the
+/// metadata need not be world-readable either). Best effort.
+#[cfg(unix)]
+fn restrict_permissions(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_path: &Path) {}
