@@ -179,8 +179,8 @@ def test_tags(cp):
 
 def test_not_yet_supported_operation(cp):
     with pytest.raises(cp.exceptions.ValidationException) as e:
-        cp.get_parameters_for_import(KeyMaterialType="TR34_KEY_BLOCK", WrappingKeyAlgorithm="RSA_2048")
-    assert "GetParametersForImport" in str(e.value) and "not supported" in str(e.value)
+        cp.get_default_key_replication_regions()
+    assert "GetDefaultKeyReplicationRegions" in str(e.value) and "not supported" in str(e.value)
     with pytest.raises(ClientError) as e:
         cp.create_key(
             KeyAttributes={"KeyUsage": D0, "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "AES_128", "KeyModesOfUse": {"Encrypt": True, "Wrap": True}},

@@ -274,11 +274,9 @@ def test_mac_validation(cp, dp):
 
 def test_not_yet_supported_data_operation(dp):
     with pytest.raises(dp.exceptions.ValidationException) as e:
-        dp.translate_pin_data(
-            IncomingKeyIdentifier="alias/a",
-            OutgoingKeyIdentifier="alias/b",
-            IncomingTranslationAttributes={"IsoFormat1": {}},
-            OutgoingTranslationAttributes={"IsoFormat1": {}},
-            EncryptedPinBlock="0" * 16,
+        dp.generate_as2805_kek_validation(
+            KeyIdentifier="alias/a",
+            KekValidationType={"KekValidationRequest": {"DeriveKeyAlgorithm": "TDES_2KEY"}},
+            RandomKeySendVariantMask="VARIANT_MASK_82",
         )
-    assert "TranslatePinData" in str(e.value)
+    assert "GenerateAs2805KekValidation" in str(e.value)

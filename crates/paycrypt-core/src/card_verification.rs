@@ -228,6 +228,11 @@ fn cvv_block(key: &CvvKey, pan: &str, expiry: &str, service_code: &str) -> Resul
     let n = pack_digits(&mut data, 0, pan);
     let n = pack_digits(&mut data, n, expiry);
     pack_digits(&mut data, n, service_code);
+    cvv_encipher(key, data)
+}
+
+/// The CVV encipherment of 16 packed bytes: DES_KA(block 1) ⊕ block 2, then TDES_KA‖KB.
+fn cvv_encipher(key: &CvvKey, mut data: [u8; 16]) -> Result<[u8; 8]> {
     let mut b1 = [0u8; 8];
     let mut b2 = [0u8; 8];
     b1.copy_from_slice(&data[..8]);
@@ -599,18 +604,7 @@ fn dcvv_block(
     let n = pack_digits(&mut data, 4, rest);
     let n = pack_digits(&mut data, n, expiry);
     pack_digits(&mut data, n, service_code);
-    let mut b1 = [0u8; 8];
-    let mut b2 = [0u8; 8];
-    b1.copy_from_slice(&data[..8]);
-    b2.copy_from_slice(&data[8..]);
-    data.zeroize();
-    let mut x = icc_key.ka.encrypt8(b1)?;
-    crate::cipher::xor_into(&mut x, &b2);
-    let out = icc_key.kab.encrypt8(x)?;
-    b1.zeroize();
-    b2.zeroize();
-    x.zeroize();
-    Ok(out)
+    cvv_encipher(icc_key, data)
 }
 
 fn dcvv_digits(

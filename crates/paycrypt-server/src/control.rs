@@ -41,6 +41,11 @@ pub const SUPPORTED: &[&str] = &[
     "TagResource",
     "UntagResource",
     "ListTagsForResource",
+    "ImportKey",
+    "ExportKey",
+    "GetParametersForImport",
+    "GetPublicKeyCertificate",
+    "GetParametersForExport",
 ];
 
 /// Operations of the AWS model that this server does not implement yet (answered with a
@@ -52,15 +57,10 @@ pub const NOT_YET_SUPPORTED: &[&str] = &[
     "DisableDefaultKeyReplicationRegions",
     "DisassociateMpaTeam",
     "EnableDefaultKeyReplicationRegions",
-    "ExportKey",
     "GetCertificateSigningRequest",
     "GetDefaultKeyReplicationRegions",
     "GetMpaTeamAssociation",
-    "GetParametersForExport",
-    "GetParametersForImport",
-    "GetPublicKeyCertificate",
     "GetResourcePolicy",
-    "ImportKey",
     "PutResourcePolicy",
     "RemoveKeyReplicationRegions",
 ];
@@ -102,6 +102,17 @@ pub async fn dispatch(
         "TagResource" => tag_resource(state, body, ctx).await,
         "UntagResource" => untag_resource(state, body, ctx).await,
         "ListTagsForResource" => list_tags(state, body, ctx).await,
+        "ImportKey" => crate::import_export::import_key(state, body, ctx).await,
+        "ExportKey" => crate::import_export::export_key(state, body, ctx).await,
+        "GetParametersForImport" => {
+            crate::import_export::get_parameters_for_import(state, body).await
+        }
+        "GetParametersForExport" => {
+            crate::import_export::get_parameters_for_export(state, body).await
+        }
+        "GetPublicKeyCertificate" => {
+            crate::import_export::get_public_key_certificate(state, body, ctx).await
+        }
         other if NOT_YET_SUPPORTED.contains(&other) => {
             Err(ApiError::unsupported(&format!("Operation {other}")))
         }
@@ -127,11 +138,14 @@ where
         .map_err(ApiError::from)
 }
 
-fn to_json<T: Serialize>(v: &T) -> Result<Value, ApiError> {
+pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<Value, ApiError> {
     serde_json::to_value(v).map_err(|_| ApiError::internal())
 }
 
-fn key_output(ctx: &mut Ctx, key: &paycrypt_keystore::model::Key) -> Result<Value, ApiError> {
+pub(crate) fn key_output(
+    ctx: &mut Ctx,
+    key: &paycrypt_keystore::model::Key,
+) -> Result<Value, ApiError> {
     ctx.key(&key.key_arn);
     Ok(json!({ "Key": to_json(key)? }))
 }
@@ -170,7 +184,7 @@ fn parse_derive_usage(s: &str) -> Option<KeyUsage> {
     }
 }
 
-fn key_attributes(input: &mut Input<'_>) -> Result<KeyAttributes, ApiError> {
+pub(crate) fn key_attributes(input: &mut Input<'_>) -> Result<KeyAttributes, ApiError> {
     let mut a = input.req_obj("KeyAttributes")?;
     let usages = usage_names();
     let key_usage = a.req_enum("KeyUsage", KeyUsage::parse, &usages)?;
@@ -200,7 +214,11 @@ fn key_attributes(input: &mut Input<'_>) -> Result<KeyAttributes, ApiError> {
     })
 }
 
-fn tags(input: &mut Input<'_>, name: &'static str, required: bool) -> Result<Vec<Tag>, ApiError> {
+pub(crate) fn tags(
+    input: &mut Input<'_>,
+    name: &'static str,
+    required: bool,
+) -> Result<Vec<Tag>, ApiError> {
     let list = input.opt_list(name, 0, 200)?;
     let Some((path, items)) = list else {
         if required {

@@ -11,13 +11,16 @@
 
 pub mod audit;
 pub mod auth;
+pub mod ca;
 pub mod config;
 pub mod control;
 pub mod data;
 pub mod error;
+pub mod import_export;
 pub mod metrics;
 pub mod policy;
 pub mod state;
+pub mod tr34;
 pub mod validate;
 
 use std::sync::Arc;

@@ -107,6 +107,66 @@ pub enum KeyUse {
     GenerateMac(MacAlgorithm),
     /// VerifyMac with this algorithm.
     VerifyMac(MacAlgorithm),
+    /// ImportKey: unwrap a TR-31 key block with this KEK (K0/K1, TDES/AES, Unwrap or Decrypt).
+    UnwrapKey,
+    /// ExportKey: wrap a key into a TR-31 key block with this KEK (K0/K1, TDES/AES, Wrap or
+    /// Encrypt).
+    WrapKey,
+    /// ExportKey: the key being exported (must be exportable).
+    ExportKey,
+    /// ImportKey/ExportKey: a certificate authority public key (S0 PUBLIC_KEY, Verify) checking
+    /// a certificate's signature.
+    VerifyCertificate,
+    /// Decrypt a PIN block with a P0 PIN encryption key (TranslatePinData incoming,
+    /// VerifyPinData, GeneratePinData from a PIN block, GenerateMacEmvPinChange).
+    PinDecrypt,
+    /// Encrypt a PIN block with a P0 PIN encryption key (TranslatePinData outgoing,
+    /// GeneratePinData).
+    PinEncrypt,
+    /// Derive DUKPT working keys from a B0 base derivation key (PIN, MAC and data).
+    DukptDerive,
+    /// GeneratePinData with a PIN verification key of this scheme.
+    PinGenerate(PinScheme),
+    /// VerifyPinData with a PIN verification key of this scheme.
+    PinVerify(PinScheme),
+    /// GenerateCardValidationData (CVV/CVV2) with a C0 key.
+    CardGenerate,
+    /// VerifyCardValidationData (CVV/CVV2) with a C0 key.
+    CardVerify,
+    /// Dynamic card data from an EMV master key: dCVV (E6) or CVC3 (E4).
+    CardDynamic(DynamicCardScheme),
+    /// ARQC generation/verification (and ARPC) with an E0 issuer master key.
+    AuthRequestCryptogram,
+    /// EMV secure-messaging MAC (EmvMac, GenerateMacEmvPinChange) with an E2 key.
+    EmvIntegrity,
+    /// EMV secure-messaging confidentiality (GenerateMacEmvPinChange) with an E1 key.
+    EmvConfidentiality,
+    /// EncryptData/DecryptData with `Emv` attributes (E1 or E6 key).
+    EmvData,
+    /// EncryptData with `Asymmetric` attributes (D1 RSA key).
+    EncryptAsymmetric,
+    /// DecryptData with `Asymmetric` attributes (D1 RSA key pair).
+    DecryptAsymmetric,
+}
+
+/// The PIN verification schemes (`PinGenerationAttributes` / `PinVerificationAttributes`).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinScheme {
+    /// Visa PIN / PVV: V2 key.
+    Visa,
+    /// IBM 3624: V1 key.
+    Ibm3624,
+}
+
+/// The dynamic card-data schemes.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DynamicCardScheme {
+    /// Visa dCVV (`DynamicCardVerificationValue`): E6 key.
+    Dcvv,
+    /// Mastercard CVC3 (`DynamicCardVerificationCode`): E4 key.
+    Cvc3,
 }
 
 fn refuse(key: &Key, why: &str) -> ApiError {
@@ -225,6 +285,201 @@ pub fn authorize(key: &Key, operation: KeyUse) -> Result<(), ApiError> {
                 ));
             }
         }
+        KeyUse::UnwrapKey | KeyUse::WrapKey => {
+            if !matches!(
+                a.key_usage,
+                KeyUsage::K0KeyEncryptionKey | KeyUsage::K1KeyBlockProtectionKey
+            ) {
+                return Err(refuse(
+                    key,
+                    "cannot wrap or unwrap keys: KeyUsage must be TR31_K0_KEY_ENCRYPTION_KEY or TR31_K1_KEY_BLOCK_PROTECTION_KEY",
+                ));
+            }
+            if !(a.key_algorithm.is_tdes() || a.key_algorithm.is_aes()) {
+                return Err(refuse(
+                    key,
+                    "cannot wrap or unwrap keys: KeyAlgorithm must be TDES or AES",
+                ));
+            }
+            let unwrap = operation == KeyUse::UnwrapKey;
+            let ok = if unwrap {
+                has_mode(&a.key_modes_of_use, |m| m.unwrap || m.decrypt)
+            } else {
+                has_mode(&a.key_modes_of_use, |m| m.wrap || m.encrypt)
+            };
+            if !ok {
+                return Err(refuse(
+                    key,
+                    if unwrap {
+                        "does not allow KeyModesOfUse Unwrap or Decrypt"
+                    } else {
+                        "does not allow KeyModesOfUse Wrap or Encrypt"
+                    },
+                ));
+            }
+        }
+        KeyUse::ExportKey => {
+            if !key.exportable {
+                return Err(refuse(key, "is not exportable (Exportable=false)"));
+            }
+        }
+        KeyUse::VerifyCertificate => {
+            if a.key_usage != KeyUsage::S0AsymmetricKeyForDigitalSignature
+                || a.key_class != paycrypt_keystore::model::KeyClass::PublicKey
+            {
+                return Err(refuse(
+                    key,
+                    "is not a certificate authority: import it with RootCertificatePublicKey or TrustedCertificatePublicKey (TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE, PUBLIC_KEY)",
+                ));
+            }
+            if !has_mode(&a.key_modes_of_use, |m| m.verify) {
+                return Err(refuse(key, "does not allow KeyModesOfUse Verify"));
+            }
+        }
+        other => authorize_more(key, other)?,
+    }
+    Ok(())
+}
+
+/// The key checks of the PIN, card, EMV, DUKPT and asymmetric operations (AWS-API.md §3.4).
+fn authorize_more(key: &Key, operation: KeyUse) -> Result<(), ApiError> {
+    use KeyUsage as U;
+    let a = &key.key_attributes;
+    let alg = a.key_algorithm;
+    let m = &a.key_modes_of_use;
+    let tdes2 = |k: KeyAlgorithm| k == KeyAlgorithm::Tdes2Key;
+    // (allowed usages, algorithm check + its name, mode check + its name)
+    let (usages, alg_ok, alg_text, mode_ok, mode_text): (&[U], bool, &str, bool, &str) =
+        match operation {
+            KeyUse::PinDecrypt => (
+                &[U::P0PinEncryptionKey],
+                alg.is_tdes() || alg.is_aes(),
+                "TDES or AES",
+                has_mode(m, |m| m.decrypt || m.unwrap),
+                "Decrypt",
+            ),
+            KeyUse::PinEncrypt => (
+                &[U::P0PinEncryptionKey],
+                alg.is_tdes() || alg.is_aes(),
+                "TDES or AES",
+                has_mode(m, |m| m.encrypt || m.wrap),
+                "Encrypt",
+            ),
+            KeyUse::DukptDerive => (
+                &[U::B0BaseDerivationKey],
+                alg == KeyAlgorithm::Tdes2Key || alg.is_aes(),
+                "TDES_2KEY or AES (DUKPT has no TDES_3KEY BDK)",
+                has_mode(m, |m| m.derive_key),
+                "DeriveKey",
+            ),
+            KeyUse::PinGenerate(s) | KeyUse::PinVerify(s) => {
+                let generate = matches!(operation, KeyUse::PinGenerate(_));
+                let (u, ok, text): (&[U], bool, &str) = match s {
+                    PinScheme::Visa => (&[U::V2VisaPinVerificationKey], alg.is_tdes(), "TDES"),
+                    PinScheme::Ibm3624 => (
+                        &[U::V1Ibm3624PinVerificationKey],
+                        alg == KeyAlgorithm::Tdes3Key,
+                        "TDES_3KEY",
+                    ),
+                };
+                if generate {
+                    (u, ok, text, has_mode(m, |m| m.generate), "Generate")
+                } else {
+                    (u, ok, text, has_mode(m, |m| m.verify), "Verify")
+                }
+            }
+            KeyUse::CardGenerate => (
+                &[U::C0CardVerificationKey],
+                tdes2(alg),
+                "TDES_2KEY",
+                has_mode(m, |m| m.generate),
+                "Generate",
+            ),
+            KeyUse::CardVerify => (
+                &[U::C0CardVerificationKey],
+                tdes2(alg),
+                "TDES_2KEY",
+                has_mode(m, |m| m.verify),
+                "Verify",
+            ),
+            KeyUse::CardDynamic(s) => (
+                match s {
+                    DynamicCardScheme::Dcvv => &[U::E6EmvMkeyOther],
+                    DynamicCardScheme::Cvc3 => &[U::E4EmvMkeyDynamicNumbers],
+                },
+                tdes2(alg),
+                "TDES_2KEY",
+                has_mode(m, |m| m.derive_key),
+                "DeriveKey",
+            ),
+            KeyUse::AuthRequestCryptogram => (
+                &[U::E0EmvMkeyAppCryptograms],
+                tdes2(alg),
+                "TDES_2KEY",
+                has_mode(m, |m| m.derive_key),
+                "DeriveKey",
+            ),
+            KeyUse::EmvIntegrity => (
+                &[U::E2EmvMkeyIntegrity],
+                tdes2(alg),
+                "TDES_2KEY",
+                has_mode(m, |m| m.derive_key),
+                "DeriveKey",
+            ),
+            KeyUse::EmvConfidentiality => (
+                &[U::E1EmvMkeyConfidentiality],
+                tdes2(alg),
+                "TDES_2KEY",
+                has_mode(m, |m| m.derive_key),
+                "DeriveKey",
+            ),
+            KeyUse::EmvData => (
+                &[U::E1EmvMkeyConfidentiality, U::E6EmvMkeyOther],
+                tdes2(alg),
+                "TDES_2KEY",
+                has_mode(m, |m| m.derive_key),
+                "DeriveKey",
+            ),
+            KeyUse::EncryptAsymmetric => (
+                &[U::D1AsymmetricKeyForDataEncryption],
+                alg.is_rsa(),
+                "RSA",
+                has_mode(m, |m| m.encrypt || m.wrap),
+                "Encrypt",
+            ),
+            KeyUse::DecryptAsymmetric => (
+                &[U::D1AsymmetricKeyForDataEncryption],
+                alg.is_rsa() && a.key_class != paycrypt_keystore::model::KeyClass::PublicKey,
+                "RSA (a key pair: a public key cannot decrypt)",
+                has_mode(m, |m| m.decrypt || m.unwrap),
+                "Decrypt",
+            ),
+            _ => return Err(refuse(key, "cannot be used for this operation")),
+        };
+    if !usages.contains(&a.key_usage) {
+        let names: Vec<&str> = usages.iter().map(|u| u.as_str()).collect();
+        return Err(refuse(
+            key,
+            &format!(
+                "cannot be used for this operation: KeyUsage must be {}",
+                names.join(" or ")
+            ),
+        ));
+    }
+    if !alg_ok {
+        return Err(refuse(
+            key,
+            &format!(
+                "with KeyAlgorithm {} cannot be used for this operation: KeyAlgorithm must be {alg_text}",
+                alg.as_str()
+            ),
+        ));
+    }
+    if !mode_ok {
+        return Err(refuse(
+            key,
+            &format!("does not allow KeyModesOfUse {mode_text}"),
+        ));
     }
     Ok(())
 }
@@ -301,5 +556,37 @@ mod tests {
         assert!(authorize(&h, KeyUse::VerifyMac(MacAlgorithm::Hmac)).is_ok());
         assert!(authorize(&h, KeyUse::VerifyMac(MacAlgorithm::HmacSha256)).is_ok());
         assert!(authorize(&h, KeyUse::VerifyMac(MacAlgorithm::HmacSha512)).is_err());
+    }
+
+    #[test]
+    fn pin_card_emv_dukpt_rules() {
+        let bdk = key(KeyUsage::B0BaseDerivationKey, KeyAlgorithm::Tdes2Key, 'X');
+        assert!(authorize(&bdk, KeyUse::DukptDerive).is_ok());
+        assert!(authorize(&bdk, KeyUse::PinDecrypt).is_err());
+        let bdk3 = key(KeyUsage::B0BaseDerivationKey, KeyAlgorithm::Tdes3Key, 'X');
+        assert!(authorize(&bdk3, KeyUse::DukptDerive).is_err());
+        let pek_e = key(KeyUsage::P0PinEncryptionKey, KeyAlgorithm::Aes128, 'E');
+        assert!(authorize(&pek_e, KeyUse::PinEncrypt).is_ok());
+        assert!(authorize(&pek_e, KeyUse::PinDecrypt).is_err());
+        let pvk = key(
+            KeyUsage::V1Ibm3624PinVerificationKey,
+            KeyAlgorithm::Tdes2Key,
+            'C',
+        );
+        assert!(authorize(&pvk, KeyUse::PinVerify(PinScheme::Ibm3624)).is_err());
+        let pvk = key(
+            KeyUsage::V2VisaPinVerificationKey,
+            KeyAlgorithm::Tdes2Key,
+            'G',
+        );
+        assert!(authorize(&pvk, KeyUse::PinGenerate(PinScheme::Visa)).is_ok());
+        assert!(authorize(&pvk, KeyUse::PinVerify(PinScheme::Visa)).is_err());
+        let cvk = key(KeyUsage::C0CardVerificationKey, KeyAlgorithm::Tdes3Key, 'C');
+        assert!(authorize(&cvk, KeyUse::CardGenerate).is_err());
+        let e6 = key(KeyUsage::E6EmvMkeyOther, KeyAlgorithm::Tdes2Key, 'X');
+        assert!(authorize(&e6, KeyUse::CardDynamic(DynamicCardScheme::Dcvv)).is_ok());
+        assert!(authorize(&e6, KeyUse::CardDynamic(DynamicCardScheme::Cvc3)).is_err());
+        assert!(authorize(&e6, KeyUse::EmvData).is_ok());
+        assert!(authorize(&e6, KeyUse::AuthRequestCryptogram).is_err());
     }
 }

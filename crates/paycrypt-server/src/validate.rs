@@ -19,6 +19,9 @@ pub struct Input<'a> {
     read: Vec<&'static str>,
 }
 
+/// A map member: its path and its entries.
+pub type MapMember<'a> = (String, &'a Map<String, Value>);
+
 /// A string shape: length bounds (characters) and a pattern check.
 #[derive(Debug, Clone, Copy)]
 pub struct StrShape {
@@ -363,6 +366,21 @@ impl<'a> Input<'a> {
                 "1 validation error detected: Value at '{}' failed to satisfy constraint: Member must have exactly one member set",
                 u.path
             ))),
+        }
+    }
+
+    /// An optional map member (a JSON object with arbitrary keys); returns its path and entries.
+    ///
+    /// # Errors
+    /// `ValidationException` for a non-object.
+    pub fn opt_map(&mut self, name: &'static str) -> Result<Option<MapMember<'a>>, ApiError> {
+        let Some(v) = self.get(name) else {
+            return Ok(None);
+        };
+        let path = self.path_of(name);
+        match v {
+            Value::Object(map) => Ok(Some((path, map))),
+            _ => Err(type_error(&path, "a map")),
         }
     }
 

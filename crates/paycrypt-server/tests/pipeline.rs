@@ -154,14 +154,17 @@ async fn control_and_data_plane_round_trip() {
         &app,
         signed(
             "/",
-            Some("PaymentCryptographyControlPlane.ImportKey"),
+            Some("PaymentCryptographyControlPlane.GetCertificateSigningRequest"),
             &json!({}),
             "secret",
         ),
     )
     .await;
     assert_eq!(s, 400);
-    assert!(v["message"].as_str().unwrap().contains("ImportKey"));
+    assert!(v["message"]
+        .as_str()
+        .unwrap()
+        .contains("GetCertificateSigningRequest"));
 
     let r = app
         .clone()

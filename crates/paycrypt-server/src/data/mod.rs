@@ -7,8 +7,13 @@
 //! Adding an operation: write `fn op(state, ctx, label, body) -> Result<Value, ApiError>` in the
 //! resource's module and put `Some(module::op)` in its [`ROUTES`] row.
 
+pub mod attrs;
+pub mod card;
+pub mod cryptogram;
+pub mod emv_pin_change;
 pub mod encryption;
 pub mod mac;
+pub mod pin;
 
 use std::sync::Arc;
 
@@ -55,7 +60,7 @@ pub const ROUTES: &[Route] = &[
         operation: "ReEncryptData",
         prefix: "/keys/",
         suffix: Some("/reencrypt"),
-        handler: None,
+        handler: Some(encryption::re_encrypt_data),
     },
     Route {
         operation: "GenerateMac",
@@ -79,49 +84,49 @@ pub const ROUTES: &[Route] = &[
         operation: "GenerateAuthRequestCryptogram",
         prefix: "/cryptogram/generate",
         suffix: None,
-        handler: None,
+        handler: Some(cryptogram::generate_auth_request_cryptogram),
     },
     Route {
         operation: "VerifyAuthRequestCryptogram",
         prefix: "/cryptogram/verify",
         suffix: None,
-        handler: None,
+        handler: Some(cryptogram::verify_auth_request_cryptogram),
     },
     Route {
         operation: "GenerateCardValidationData",
         prefix: "/cardvalidationdata/generate",
         suffix: None,
-        handler: None,
+        handler: Some(card::generate_card_validation_data),
     },
     Route {
         operation: "VerifyCardValidationData",
         prefix: "/cardvalidationdata/verify",
         suffix: None,
-        handler: None,
+        handler: Some(card::verify_card_validation_data),
     },
     Route {
         operation: "GenerateMacEmvPinChange",
         prefix: "/macemvpinchange/generate",
         suffix: None,
-        handler: None,
+        handler: Some(emv_pin_change::generate_mac_emv_pin_change),
     },
     Route {
         operation: "GeneratePinData",
         prefix: "/pindata/generate",
         suffix: None,
-        handler: None,
+        handler: Some(pin::generate_pin_data),
     },
     Route {
         operation: "VerifyPinData",
         prefix: "/pindata/verify",
         suffix: None,
-        handler: None,
+        handler: Some(pin::verify_pin_data),
     },
     Route {
         operation: "TranslatePinData",
         prefix: "/pindata/translate",
         suffix: None,
-        handler: None,
+        handler: Some(pin::translate_pin_data),
     },
     Route {
         operation: "TranslateKeyMaterial",

@@ -1,0 +1,554 @@
+//! PIN operations: `TranslatePinData` (`POST /pindata/translate`), `GeneratePinData`
+//! (`/pindata/generate`) and `VerifyPinData` (`/pindata/verify`).
+//!
+//! - PIN block formats ISO 0/1/3/4 (`paycrypt_core::pinblock`), with the PCI PIN 3-3
+//!   translation rules of `pinblock::translate` (a PAN-bound format never goes to ISO 1; the
+//!   incoming and outgoing PAN must match) and AES keys only with ISO 4. `As2805Format0`,
+//!   `IncomingAs2805Attributes` and wrapped (dynamic) keys are refused as not supported yet.
+//! - DUKPT (`Incoming/OutgoingDukptAttributes`, `DukptAttributes`): a B0 BDK; TDES DUKPT uses the
+//!   X9.24-1 PIN variant, AES DUKPT the X9.24-3 PIN-encryption working key (usage `1000`) of the
+//!   requested derivation type. `DukptKeyVariant` does not select anything for PIN keys (one PIN
+//!   key per transaction): `BIDIRECTIONAL` and `REQUEST` are accepted, `RESPONSE` is refused.
+//! - TranslatePinData answers `KeyArn`/`KeyCheckValue` of the OUTGOING key (AWS-API.md §3.12 2).
+//! - PIN generation: Visa PIN/PVV (V2 key) and IBM 3624 natural/offset/random/from-offset (V1
+//!   key); random PINs from paycrypt-core. Decimalization tables: any valid table is accepted for
+//!   now (`DecimalizationPolicy::any_valid`; no registered-table policy is configurable yet).
+//! - `PinDataLength` (4..12): for generation the PIN length (for schemes that read a PIN block
+//!   or an offset it must agree with it); for verification the number of leftmost PIN digits
+//!   checked (the IBM 3624 check length; default 4). A failed verification, including a PIN
+//!   block that does not decrypt to a valid block under the key, is a
+//!   `VerificationFailedException` with `Reason: INVALID_PIN`.
+
+use paycrypt_core::card::Pan;
+use paycrypt_core::cipher::BlockCipher;
+use paycrypt_core::pin_verification::{
+    self as pv, DecimalizationPolicy, DecimalizationTable, Ibm3624Params,
+};
+use paycrypt_core::pinblock::{self, PinBlockFormat};
+use paycrypt_core::secret::Pin;
+use paycrypt_keystore::LoadedKey;
+use serde_json::{json, Value};
+
+use super::attrs::{
+    self, pan, read_dukpt, Dukpt, DukptRequest, VariantMember, DECIMALIZATION_TABLE,
+    ENCRYPTED_PIN_BLOCK, PAD_CHARACTER, PAN, PIN_BLOCK_EVEN, PIN_DATA_FORMATS, PIN_OFFSET,
+    PIN_VALIDATION_DATA, VERIFICATION_VALUE,
+};
+use super::{hex, use_key};
+use crate::error::{ApiError, VerificationFailedReason};
+use crate::policy::{KeyUse, PinScheme};
+use crate::state::{AppState, Ctx};
+use crate::validate::{Input, KEY_IDENTIFIER};
+
+/// An incoming or outgoing PIN key: a P0 key, or a BDK with DUKPT attributes.
+fn pin_key(
+    state: &AppState,
+    ctx: &mut Ctx,
+    id: &str,
+    dukpt: Option<&DukptRequest<'_>>,
+    use_: KeyUse,
+) -> Result<(std::sync::Arc<LoadedKey>, BlockCipher), ApiError> {
+    match dukpt {
+        Some(d) => {
+            let k = use_key(state, ctx, id, KeyUse::DukptDerive)?;
+            let c = Dukpt::new(&k, d)?.pin_cipher()?;
+            Ok((k, c))
+        }
+        None => {
+            let k = use_key(state, ctx, id, use_)?;
+            let c = attrs::pin_cipher(&k)?;
+            Ok((k, c))
+        }
+    }
+}
+
+/// Read `TranslationIsoFormats` (union).
+fn translation_format<'a>(
+    i: &mut Input<'a>,
+    name: &'static str,
+) -> Result<(PinBlockFormat, Option<&'a str>), ApiError> {
+    let (member, mut u) = i.req_union(name)?;
+    let format = match member.as_str() {
+        "IsoFormat0" => PinBlockFormat::Iso0,
+        "IsoFormat1" => PinBlockFormat::Iso1,
+        "IsoFormat3" => PinBlockFormat::Iso3,
+        "IsoFormat4" => PinBlockFormat::ISO4,
+        "As2805Format0" => return Err(ApiError::unsupported(&format!("'{}'", u.path_of(&member)))),
+        _ => {
+            let path = u.path_of(&member);
+            u.finish()?;
+            return Err(ApiError::validation(format!("Unknown member '{path}'")));
+        }
+    };
+    let field: &'static str = match member.as_str() {
+        "IsoFormat0" => "IsoFormat0",
+        "IsoFormat1" => "IsoFormat1",
+        "IsoFormat3" => "IsoFormat3",
+        _ => "IsoFormat4",
+    };
+    let mut s = u.req_obj(field)?;
+    let pan = if format.binds_pan() {
+        Some(s.req_str("PrimaryAccountNumber", PAN)?)
+    } else {
+        None
+    };
+    s.finish()?;
+    u.finish()?;
+    Ok((format, pan))
+}
+
+/// Read an optional `DukptDerivationAttributes` member.
+fn opt_dukpt<'a>(
+    i: &mut Input<'a>,
+    name: &'static str,
+) -> Result<Option<DukptRequest<'a>>, ApiError> {
+    let Some(mut s) = i.opt_obj(name)? else {
+        return Ok(None);
+    };
+    let d = read_dukpt(
+        &mut s,
+        "DukptKeyDerivationType",
+        false,
+        VariantMember::Optional,
+    )?;
+    if d.variant == Some(paycrypt_core::dukpt::DukptKeyVariant::Response) {
+        return Err(ApiError::validation(format!(
+            "'{}' RESPONSE does not apply to DUKPT PIN encryption keys (use BIDIRECTIONAL or REQUEST)",
+            s.path_of("DukptKeyVariant")
+        )));
+    }
+    s.finish()?;
+    Ok(Some(d))
+}
+
+/// `TranslatePinData`.
+///
+/// # Errors
+/// Validation, not-found and policy errors.
+pub fn translate_pin_data(
+    state: &AppState,
+    ctx: &mut Ctx,
+    _label: Option<&str>,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let mut i = Input::root(body)?;
+    let in_id = i.req_str("IncomingKeyIdentifier", KEY_IDENTIFIER)?;
+    let out_id = i.req_str("OutgoingKeyIdentifier", KEY_IDENTIFIER)?;
+    let (in_format, in_pan) = translation_format(&mut i, "IncomingTranslationAttributes")?;
+    let (out_format, out_pan) = translation_format(&mut i, "OutgoingTranslationAttributes")?;
+    let block_hex = i.req_str("EncryptedPinBlock", PIN_BLOCK_EVEN)?;
+    let in_dukpt = opt_dukpt(&mut i, "IncomingDukptAttributes")?;
+    let out_dukpt = opt_dukpt(&mut i, "OutgoingDukptAttributes")?;
+    i.unsupported("IncomingWrappedKey")?;
+    i.unsupported("OutgoingWrappedKey")?;
+    i.unsupported("IncomingAs2805Attributes")?;
+    i.finish()?;
+
+    pinblock::translation_allowed(in_format, out_format)?;
+    let in_pan = in_pan
+        .map(|p| pan("IncomingTranslationAttributes.PrimaryAccountNumber", p))
+        .transpose()?;
+    let out_pan = out_pan
+        .map(|p| pan("OutgoingTranslationAttributes.PrimaryAccountNumber", p))
+        .transpose()?;
+    let mut block = [0u8; 16];
+    let n = block_hex.len() / 2;
+    let raw = hex("EncryptedPinBlock", block_hex)?;
+    block
+        .get_mut(..n)
+        .ok_or_else(|| ApiError::validation("EncryptedPinBlock is too long"))?
+        .copy_from_slice(&raw);
+
+    let (_, in_cipher) = pin_key(state, ctx, in_id, in_dukpt.as_ref(), KeyUse::PinDecrypt)?;
+    let (out_key, out_cipher) =
+        pin_key(state, ctx, out_id, out_dukpt.as_ref(), KeyUse::PinEncrypt)?;
+    let mut out = [0u8; 16];
+    let len = pinblock::translate_into(
+        &in_cipher,
+        in_format,
+        &block[..n],
+        in_pan.as_ref(),
+        &out_cipher,
+        out_format,
+        out_pan.as_ref(),
+        &mut out,
+    )?;
+    let pin_block = paycrypt_core::hex::encode(out.get(..len).unwrap_or(&[]));
+    Ok(json!({
+        "PinBlock": pin_block,
+        "KeyArn": out_key.key.key_arn,
+        "KeyCheckValue": out_key.key.key_check_value,
+    }))
+}
+
+/// The PAN of a PIN generation/verification request: required when the format binds it or the
+/// scheme (Visa) uses it; refused when nothing would use it.
+fn pin_data_pan(
+    format: PinBlockFormat,
+    scheme: PinScheme,
+    pan_str: Option<&str>,
+) -> Result<Option<Pan>, ApiError> {
+    let needed = format.binds_pan() || scheme == PinScheme::Visa;
+    match (needed, pan_str) {
+        (true, Some(p)) => Ok(Some(pan("PrimaryAccountNumber", p)?)),
+        (true, None) => Err(ApiError::validation(format!(
+            "PrimaryAccountNumber is required for PIN block {format} or the Visa PIN scheme"
+        ))),
+        (false, Some(_)) => Err(ApiError::validation(
+            "PrimaryAccountNumber is not used by an ISO format 1 PIN block with IBM 3624 and must not be given",
+        )),
+        (false, None) => Ok(None),
+    }
+}
+
+/// The IBM 3624 inputs shared by every `Ibm3624*` structure.
+fn ibm_params(s: &mut Input<'_>) -> Result<Ibm3624Params, ApiError> {
+    let table = s.req_str("DecimalizationTable", DECIMALIZATION_TABLE)?;
+    let pad = s.req_str("PinValidationDataPadCharacter", PAD_CHARACTER)?;
+    let data = s.req_str("PinValidationData", PIN_VALIDATION_DATA)?;
+    let table = DecimalizationTable::new(table)?;
+    let pad = pad.chars().next().unwrap_or('F');
+    Ok(Ibm3624Params::new(
+        &DecimalizationPolicy::any_valid(),
+        &table,
+        data,
+        pad,
+    )?)
+}
+
+enum Generation<'a> {
+    VisaPin {
+        pvki: u8,
+    },
+    VisaPvv {
+        block: &'a str,
+        pvki: u8,
+    },
+    IbmOffset {
+        block: &'a str,
+        params: Ibm3624Params,
+    },
+    IbmNatural {
+        params: Ibm3624Params,
+    },
+    IbmRandom {
+        params: Ibm3624Params,
+    },
+    IbmFromOffset {
+        params: Ibm3624Params,
+        offset: &'a str,
+    },
+}
+
+fn pvki(s: &mut Input<'_>) -> Result<u8, ApiError> {
+    let v = s
+        .opt_int("PinVerificationKeyIndex", 0, 6)?
+        .ok_or_else(|| ApiError::validation(format!(
+            "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+            s.path_of("PinVerificationKeyIndex")
+        )))?;
+    Ok(u8::try_from(v).unwrap_or(0))
+}
+
+fn generation_attributes<'a>(i: &mut Input<'a>) -> Result<Generation<'a>, ApiError> {
+    let (member, mut u) = i.req_union("GenerationAttributes")?;
+    let g = match member.as_str() {
+        "VisaPin" => {
+            let mut s = u.req_obj("VisaPin")?;
+            let g = Generation::VisaPin {
+                pvki: pvki(&mut s)?,
+            };
+            s.finish()?;
+            g
+        }
+        "VisaPinVerificationValue" => {
+            let mut s = u.req_obj("VisaPinVerificationValue")?;
+            let block = s.req_str("EncryptedPinBlock", ENCRYPTED_PIN_BLOCK)?;
+            let g = Generation::VisaPvv {
+                block,
+                pvki: pvki(&mut s)?,
+            };
+            s.finish()?;
+            g
+        }
+        "Ibm3624PinOffset" => {
+            let mut s = u.req_obj("Ibm3624PinOffset")?;
+            let block = s.req_str("EncryptedPinBlock", ENCRYPTED_PIN_BLOCK)?;
+            let params = ibm_params(&mut s)?;
+            s.finish()?;
+            Generation::IbmOffset { block, params }
+        }
+        "Ibm3624NaturalPin" => {
+            let mut s = u.req_obj("Ibm3624NaturalPin")?;
+            let params = ibm_params(&mut s)?;
+            s.finish()?;
+            Generation::IbmNatural { params }
+        }
+        "Ibm3624RandomPin" => {
+            let mut s = u.req_obj("Ibm3624RandomPin")?;
+            let params = ibm_params(&mut s)?;
+            s.finish()?;
+            Generation::IbmRandom { params }
+        }
+        "Ibm3624PinFromOffset" => {
+            let mut s = u.req_obj("Ibm3624PinFromOffset")?;
+            let params = ibm_params(&mut s)?;
+            let offset = s.req_str("PinOffset", PIN_OFFSET)?;
+            s.finish()?;
+            Generation::IbmFromOffset { params, offset }
+        }
+        _ => {
+            let path = u.path_of(&member);
+            u.finish()?;
+            return Err(ApiError::validation(format!("Unknown member '{path}'")));
+        }
+    };
+    u.finish()?;
+    Ok(g)
+}
+
+fn check_len(given: Option<usize>, actual: usize, what: &str) -> Result<(), ApiError> {
+    match given {
+        Some(n) if n != actual => Err(ApiError::validation(format!(
+            "PinDataLength must equal the length of the PIN given by {what}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `GeneratePinData`.
+///
+/// # Errors
+/// Validation, not-found and policy errors.
+pub fn generate_pin_data(
+    state: &AppState,
+    ctx: &mut Ctx,
+    _label: Option<&str>,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let mut i = Input::root(body)?;
+    let gen_id = i.req_str("GenerationKeyIdentifier", KEY_IDENTIFIER)?;
+    let enc_id = i.req_str("EncryptionKeyIdentifier", KEY_IDENTIFIER)?;
+    let generation = generation_attributes(&mut i)?;
+    let len = i.opt_int("PinDataLength", 4, 12)?.map(|n| n as usize);
+    let pan_str = i.opt_str("PrimaryAccountNumber", PAN)?;
+    let format = i.req_enum(
+        "PinBlockFormat",
+        attrs::parse_pin_data_format,
+        PIN_DATA_FORMATS,
+    )?;
+    i.unsupported("EncryptionWrappedKey")?;
+    i.finish()?;
+
+    let scheme = match generation {
+        Generation::VisaPin { .. } | Generation::VisaPvv { .. } => PinScheme::Visa,
+        _ => PinScheme::Ibm3624,
+    };
+    let pan = pin_data_pan(format, scheme, pan_str)?;
+    let gen_key = use_key(state, ctx, gen_id, KeyUse::PinGenerate(scheme))?;
+    let reads_block = matches!(
+        generation,
+        Generation::VisaPvv { .. } | Generation::IbmOffset { .. }
+    );
+    let enc_key = use_key(
+        state,
+        ctx,
+        enc_id,
+        if reads_block {
+            KeyUse::PinDecrypt
+        } else {
+            KeyUse::PinEncrypt
+        },
+    )?;
+    let pvk = attrs::pin_cipher(&gen_key)?;
+    let pek = attrs::pin_cipher(&enc_key)?;
+    let n = len.unwrap_or(4);
+    let decrypt = |block: &str| -> Result<Pin, ApiError> {
+        let b = hex("EncryptedPinBlock", block)?;
+        Ok(pinblock::decrypt_pin_block(&pek, format, &b, pan.as_ref())?)
+    };
+    let (pin_block, pin_data) = match generation {
+        Generation::VisaPin { pvki } => {
+            let pan = pan
+                .as_ref()
+                .ok_or_else(|| ApiError::validation("PrimaryAccountNumber is required"))?;
+            let (pin, pvv) = pv::generate_visa_pin(&pvk, pan, pvki, n)?;
+            (
+                pinblock::encrypt_pin_block(&pek, format, &pin, Some(pan))?,
+                json!({"VerificationValue": pvv}),
+            )
+        }
+        Generation::VisaPvv { block, pvki } => {
+            let pan = pan
+                .as_ref()
+                .ok_or_else(|| ApiError::validation("PrimaryAccountNumber is required"))?;
+            let pin = decrypt(block)?;
+            check_len(len, pin.len(), "the EncryptedPinBlock")?;
+            let pvv = pv::visa_pvv(&pvk, pan, pvki, &pin)?;
+            (
+                hex("EncryptedPinBlock", block)?,
+                json!({"VerificationValue": pvv}),
+            )
+        }
+        Generation::IbmOffset { block, params } => {
+            let pin = decrypt(block)?;
+            check_len(len, pin.len(), "the EncryptedPinBlock")?;
+            let offset = pv::ibm3624_offset(&pvk, &params, &pin)?;
+            (
+                hex("EncryptedPinBlock", block)?,
+                json!({"PinOffset": offset}),
+            )
+        }
+        Generation::IbmNatural { params } => {
+            let pin = pv::ibm3624_natural_pin(&pvk, &params, n)?;
+            (
+                pinblock::encrypt_pin_block(&pek, format, &pin, pan.as_ref())?,
+                json!({"PinOffset": "0".repeat(n)}),
+            )
+        }
+        Generation::IbmRandom { params } => {
+            let (pin, offset) = pv::ibm3624_random_pin(&pvk, &params, n)?;
+            (
+                pinblock::encrypt_pin_block(&pek, format, &pin, pan.as_ref())?,
+                json!({"PinOffset": offset}),
+            )
+        }
+        Generation::IbmFromOffset { params, offset } => {
+            check_len(len, offset.len(), "the PinOffset")?;
+            let pin = pv::ibm3624_pin_from_offset(&pvk, &params, offset)?;
+            (
+                pinblock::encrypt_pin_block(&pek, format, &pin, pan.as_ref())?,
+                json!({"PinOffset": offset}),
+            )
+        }
+    };
+    Ok(json!({
+        "GenerationKeyArn": gen_key.key.key_arn,
+        "GenerationKeyCheckValue": gen_key.key.key_check_value,
+        "EncryptionKeyArn": enc_key.key.key_arn,
+        "EncryptionKeyCheckValue": enc_key.key.key_check_value,
+        "EncryptedPinBlock": paycrypt_core::hex::encode(&pin_block),
+        "PinData": pin_data,
+    }))
+}
+
+enum Verification<'a> {
+    Visa {
+        pvki: u8,
+        pvv: &'a str,
+    },
+    Ibm {
+        params: Ibm3624Params,
+        offset: &'a str,
+    },
+}
+
+fn invalid_pin() -> ApiError {
+    ApiError::VerificationFailed {
+        reason: VerificationFailedReason::InvalidPin,
+        message: "PIN verification failed".into(),
+    }
+}
+
+/// `VerifyPinData`.
+///
+/// # Errors
+/// Validation, not-found and policy errors; `VerificationFailedException` (INVALID_PIN).
+pub fn verify_pin_data(
+    state: &AppState,
+    ctx: &mut Ctx,
+    _label: Option<&str>,
+    body: &Value,
+) -> Result<Value, ApiError> {
+    let mut i = Input::root(body)?;
+    let ver_id = i.req_str("VerificationKeyIdentifier", KEY_IDENTIFIER)?;
+    let enc_id = i.req_str("EncryptionKeyIdentifier", KEY_IDENTIFIER)?;
+    let (member, mut u) = i.req_union("VerificationAttributes")?;
+    let verification = match member.as_str() {
+        "VisaPin" => {
+            let mut s = u.req_obj("VisaPin")?;
+            let pvki = pvki(&mut s)?;
+            let pvv = s.req_str("VerificationValue", VERIFICATION_VALUE)?;
+            s.finish()?;
+            Verification::Visa { pvki, pvv }
+        }
+        "Ibm3624Pin" => {
+            let mut s = u.req_obj("Ibm3624Pin")?;
+            let params = ibm_params(&mut s)?;
+            let offset = s.req_str("PinOffset", PIN_OFFSET)?;
+            s.finish()?;
+            Verification::Ibm { params, offset }
+        }
+        _ => {
+            let path = u.path_of(&member);
+            u.finish()?;
+            return Err(ApiError::validation(format!("Unknown member '{path}'")));
+        }
+    };
+    u.finish()?;
+    let block_hex = i.req_str("EncryptedPinBlock", ENCRYPTED_PIN_BLOCK)?;
+    let pan_str = i.opt_str("PrimaryAccountNumber", PAN)?;
+    let format = i.req_enum(
+        "PinBlockFormat",
+        attrs::parse_pin_data_format,
+        PIN_DATA_FORMATS,
+    )?;
+    let len = i.opt_int("PinDataLength", 4, 12)?.map(|n| n as usize);
+    let dukpt = match i.opt_obj("DukptAttributes")? {
+        Some(mut s) => {
+            let d = read_dukpt(&mut s, "DukptDerivationType", true, VariantMember::Absent)?;
+            s.finish()?;
+            Some(d)
+        }
+        None => None,
+    };
+    i.unsupported("EncryptionWrappedKey")?;
+    i.finish()?;
+
+    let scheme = match verification {
+        Verification::Visa { .. } => PinScheme::Visa,
+        Verification::Ibm { .. } => PinScheme::Ibm3624,
+    };
+    let pan = pin_data_pan(format, scheme, pan_str)?;
+    let block = hex("EncryptedPinBlock", block_hex)?;
+    let ver_key = use_key(state, ctx, ver_id, KeyUse::PinVerify(scheme))?;
+    let (enc_key, pek) = pin_key(state, ctx, enc_id, dukpt.as_ref(), KeyUse::PinDecrypt)?;
+    let pvk = attrs::pin_cipher(&ver_key)?;
+    let pin = match pinblock::decrypt_pin_block(&pek, format, &block, pan.as_ref()) {
+        Ok(p) => p,
+        Err(paycrypt_core::Error::PinBlock(pinblock::PinBlockError::InvalidPinBlock)) => {
+            return Err(invalid_pin())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // The number of leftmost PIN digits checked (IBM 3624 check length; default 4).
+    let n = len.unwrap_or(4);
+    let checked = pin
+        .digits()
+        .get(..n)
+        .map(|d| Pin::from_digits(d.to_vec()))
+        .transpose()?
+        .ok_or_else(invalid_pin)?;
+    match verification {
+        Verification::Visa { pvki, pvv } => {
+            let pan = pan
+                .as_ref()
+                .ok_or_else(|| ApiError::validation("PrimaryAccountNumber is required"))?;
+            pv::verify_visa_pvv(&pvk, pan, pvki, &checked, pvv)?;
+        }
+        Verification::Ibm { params, offset } => {
+            if offset.len() != n {
+                return Err(ApiError::validation(
+                    "PinOffset must have PinDataLength digits (default 4): the IBM 3624 check length",
+                ));
+            }
+            pv::verify_ibm3624_offset(&pvk, &params, &checked, offset)?;
+        }
+    }
+    Ok(json!({
+        "VerificationKeyArn": ver_key.key.key_arn,
+        "VerificationKeyCheckValue": ver_key.key.key_check_value,
+        "EncryptionKeyArn": enc_key.key.key_arn,
+        "EncryptionKeyCheckValue": enc_key.key.key_check_value,
+    }))
+}
