@@ -8,7 +8,7 @@
 #   bench/run.sh <filter>        # only criterion benchmarks matching <filter>
 #   BENCH_RUNS=2 bench/run.sh    # run the suite twice, report the lower median
 #
-# Environment: PYTHON (default /work/venv/bin/python, else python3) must have
+# Environment: PYTHON (default .venv/bin/python as scripts/test.sh creates it, else python3) must have
 # pyemv, psec and pydukpt for the peer column; without them the peer column is
 # empty. CARGO_TARGET_DIR is honoured. BENCH_ARGS overrides the criterion args.
 set -euo pipefail
@@ -39,7 +39,7 @@ for ((i = 1; i <= runs; i++)); do
   done
 done
 
-py="${PYTHON:-/work/venv/bin/python}"
+py="${PYTHON:-$root/.venv/bin/python}"
 [[ -x "$py" ]] || py="$(command -v python3)"
 peers_out="$target/bench-peers.jsonl"
 if "$py" -c 'import pyemv, psec, pydukpt' 2>/dev/null; then
