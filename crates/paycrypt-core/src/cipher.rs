@@ -488,6 +488,9 @@ pub enum Padding {
 }
 
 /// Pad `data` to a multiple of `block_size`.
+///
+/// `block_size` is the cipher block size (8 or 16); it must be non-zero, and at
+/// most 255 for PKCS#7 (RFC 5652 §6.3 only defines block sizes below 256).
 pub fn pad(padding: Padding, data: &[u8], block_size: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + 2 * block_size);
     match padding {
@@ -534,14 +537,15 @@ pub fn pad(padding: Padding, data: &[u8], block_size: usize) -> Vec<u8> {
 /// Remove reversible padding (ISO 9797-1 method 2 or PKCS#7).
 ///
 /// # Errors
-/// [`Error::InvalidInput`] when the padding is malformed; [`Error::Unsupported`]
-/// for method 1 and 3, which cannot be removed unambiguously.
+/// [`Error::InvalidLength`] unless `data` is a non-empty multiple of a non-zero
+/// `block_size`; [`Error::InvalidInput`] when the padding is malformed;
+/// [`Error::Unsupported`] for method 1 and 3, which cannot be removed unambiguously.
 pub fn unpad(padding: Padding, data: &[u8], block_size: usize) -> Result<Vec<u8>> {
     let bad = Error::InvalidInput {
         field: "padding",
         reason: "malformed padding",
     };
-    if data.is_empty() || data.len() % block_size != 0 {
+    if block_size == 0 || data.is_empty() || data.len() % block_size != 0 {
         return Err(Error::InvalidLength {
             field: "data",
             expected: "a non-empty multiple of the cipher block size",
