@@ -31,14 +31,17 @@ proptest! {
         prop_assert_eq!(pvv.len(), 4);
         prop_assert!(pvv.bytes().all(|b| b.is_ascii_digit()));
         pv::verify_visa_pvv(&k, &pan, pvki, &pin, &pvv).unwrap();
-        // Another PIN whose first four digits differ fails.
+        // Another PIN whose first four digits differ fails, unless it happens to
+        // share the 4-digit PVV (a 1-in-10,000 collision that is inherent to PVVs).
         let mut d = pin.digits().to_vec();
         d[0] = (d[0] + 1) % 10;
         let other = Pin::from_digits(d).unwrap();
-        prop_assert_eq!(
-            pv::verify_visa_pvv(&k, &pan, pvki, &other, &pvv).unwrap_err(),
-            Error::VerificationFailed(VerificationFailure::InvalidPin)
-        );
+        if pv::visa_pvv(&k, &pan, pvki, &other).unwrap() != pvv {
+            prop_assert_eq!(
+                pv::verify_visa_pvv(&k, &pan, pvki, &other, &pvv).unwrap_err(),
+                Error::VerificationFailed(VerificationFailure::InvalidPin)
+            );
+        }
     }
 
     #[test]
