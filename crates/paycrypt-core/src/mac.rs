@@ -14,46 +14,68 @@ use zeroize::Zeroize;
 /// correctly constructed [`BlockCipher`].
 pub fn cmac(cipher: &BlockCipher, data: &[u8]) -> Result<Vec<u8>> {
     let bs = cipher.block_size();
+    let mut x = [0u8; 16];
+    cmac_into(cipher, data, &mut x[..bs])?;
+    Ok(x[..bs].to_vec())
+}
+
+/// [`cmac`] into a caller-supplied block-sized buffer, without allocating.
+///
+/// # Errors
+/// [`Error::InvalidLength`] unless `out` is exactly one cipher block.
+pub fn cmac_into(cipher: &BlockCipher, data: &[u8], out: &mut [u8]) -> Result<()> {
+    let bs = cipher.block_size();
+    if out.len() != bs {
+        return Err(Error::InvalidLength {
+            field: "mac",
+            expected: "one cipher block",
+            actual: out.len(),
+        });
+    }
     let rb: u8 = if bs == 8 { 0x1B } else { 0x87 };
-    let mut l = vec![0u8; bs];
-    cipher.encrypt_block(&mut l)?;
-    let dbl = |v: &[u8]| -> Vec<u8> {
-        let mut out = vec![0u8; v.len()];
+    // Subkeys K1 = dbl(E_K(0)), K2 = dbl(K1) (NIST SP 800-38B §6.1).
+    let dbl = |v: &[u8; 16]| -> [u8; 16] {
+        let mut o = [0u8; 16];
         let mut carry = 0u8;
-        for i in (0..v.len()).rev() {
-            out[i] = (v[i] << 1) | carry;
+        for i in (0..bs).rev() {
+            o[i] = (v[i] << 1) | carry;
             carry = v[i] >> 7;
         }
-        if carry == 1 {
-            out[v.len() - 1] ^= rb;
-        }
-        out
+        o[bs - 1] ^= rb * carry;
+        o
     };
-    let k1 = dbl(&l);
-    let k2 = dbl(&k1);
+    let mut l = [0u8; 16];
+    cipher.encrypt_block(&mut l[..bs])?;
+    let mut k1 = dbl(&l);
+    let mut k2 = dbl(&k1);
+    l.zeroize();
     let n = if data.is_empty() {
         1
     } else {
         data.len().div_ceil(bs)
     };
     let complete = !data.is_empty() && data.len() % bs == 0;
-    let mut x = vec![0u8; bs];
-    for i in 0..n - 1 {
-        xor_into(&mut x, &data[i * bs..(i + 1) * bs]);
-        cipher.encrypt_block(&mut x)?;
+    let x = out;
+    x.fill(0);
+    for blk in data.chunks(bs).take(n - 1) {
+        xor_into(x, blk);
+        cipher.encrypt_block(x)?;
     }
-    let mut last = vec![0u8; bs];
-    let tail = &data[(n - 1) * bs..];
+    let mut last = [0u8; 16];
+    let tail = data.get((n - 1) * bs..).unwrap_or(&[]);
     last[..tail.len()].copy_from_slice(tail);
     if complete {
-        xor_into(&mut last, &k1);
+        xor_into(&mut last[..bs], &k1[..bs]);
     } else {
         last[tail.len()] = 0x80;
-        xor_into(&mut last, &k2);
+        xor_into(&mut last[..bs], &k2[..bs]);
     }
-    xor_into(&mut x, &last);
-    cipher.encrypt_block(&mut x)?;
-    Ok(x)
+    xor_into(x, &last[..bs]);
+    cipher.encrypt_block(x)?;
+    last.zeroize();
+    k1.zeroize();
+    k2.zeroize();
+    Ok(())
 }
 
 #[cfg(test)]
