@@ -102,8 +102,8 @@ def main(argv=None) -> dict:
 
     log.section("both keys in use: partner -> us under its ZPK, us -> partner under ours")
     partner_block = tdes_ecb(PARTNER_ZPK, psec.pinblock.encode_pinblock_iso_0(PIN, PAN)).hex().upper()
-    log.local("partner", "PIN from its own terminal estate (partner-side input)", PIN)
-    log.cross("partner", "our host", "ISO 0 PIN block under the partner's ZPK", f"PAN {mask_pan(PAN)}, {partner_block}")
+    log.local("partner terminal", "PIN typed on the PIN pad (terminal's own input)", PIN)
+    log.cross("partner host", "our host", "ISO 0 PIN block under the partner's ZPK", f"PAN {mask_pan(PAN)}, {partner_block}")
     r = dp.translate_pin_data(
         IncomingKeyIdentifier=inbound["KeyArn"],
         OutgoingKeyIdentifier=ours["KeyArn"],
@@ -112,10 +112,10 @@ def main(argv=None) -> dict:
         EncryptedPinBlock=partner_block,
     )
     log.cross("HSM", "our host", "TranslatePinData -> ISO 0 under our ZPK", r["PinBlock"])
-    log.cross("our host", "partner", "PIN block under our ZPK", r["PinBlock"])
+    log.cross("our host", "partner host", "PIN block under our ZPK", r["PinBlock"])
     back = psec.pinblock.decode_pinblock_iso_0(tdes_ecb(out_key, bytes.fromhex(r["PinBlock"]), decrypt=True), PAN)
     expect(back == PIN, "the partner does not recover the PIN with the exported key")
-    log.local("partner", "decrypted with the key it received: the same PIN (not printed)")
+    log.local("partner host", "decrypted with the key it received: the same PIN (not printed)")
     log.section("key exchange flow OK")
     return {"kek": kek["KeyCheckValue"], "inbound": inbound["KeyCheckValue"], "outbound": w["KeyCheckValue"], "lines": log.lines}
 
