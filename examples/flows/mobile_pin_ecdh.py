@@ -33,7 +33,7 @@ PVK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")  # Visa PVK pair, TDES_2
 PVKI = 1
 
 PAN = "4111111111111111"
-NEW_PIN = "864209"
+NEW_PIN = "8642"
 
 
 def shared_information() -> bytes:
@@ -120,6 +120,7 @@ def main(argv=None) -> dict:
     )
     pek_block = r["PinBlock"]
     log.cross("HSM", "issuer service", "ISO 0 PIN block under the PEK", pek_block)
+    log.cross("issuer service", "HSM", "GeneratePinData VisaPinVerificationValue", f"PVK {arn(pvk)}, PEK {arn(pek)}, PAN {mask_pan(PAN)}")
     pvv = dp.generate_pin_data(
         GenerationKeyIdentifier=pvk,
         EncryptionKeyIdentifier=pek,
