@@ -212,7 +212,7 @@ fn modes_of_use(m: &mut Input<'_>) -> Result<KeyModesOfUse, ApiError> {
 }
 
 /// The key check value of symmetric `material` with `kcv_alg` (3 bytes, as the store computes).
-fn kcv(
+pub(crate) fn kcv(
     alg: KeyAlgorithm,
     material: &[u8],
     kcv_alg: KeyCheckValueAlgorithm,
@@ -259,7 +259,7 @@ fn kb(e: KeyBlockError) -> ApiError {
     ApiError::from(paycrypt_core::Error::from(e))
 }
 
-fn check_strength(wrapping: KeyAlgorithm, key: KeyAlgorithm) -> Result<(), ApiError> {
+pub(crate) fn check_strength(wrapping: KeyAlgorithm, key: KeyAlgorithm) -> Result<(), ApiError> {
     if wrapping.strength_bits() < key.strength_bits() {
         return Err(ApiError::validation(format!(
             "The wrapping key ({wrapping}) must be at least as strong as the key it protects ({key})"
@@ -308,7 +308,7 @@ fn hm_code(alg: KeyAlgorithm) -> Option<&'static str> {
 
 /// Map an authenticated TR-31 header (and the unwrapped key length) to `KeyAttributes` and
 /// `Exportable`.
-fn attributes_from_header(
+pub(crate) fn attributes_from_header(
     h: &Tr31Header,
     key_len: usize,
 ) -> Result<(KeyAttributes, bool), ApiError> {
@@ -395,7 +395,7 @@ fn check_kp(h: &Tr31Header, kek: &LoadedKey) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn kbpk<'a>(kek: &'a LoadedKey) -> Result<Kbpk<'a>, ApiError> {
+pub(crate) fn kbpk<'a>(kek: &'a LoadedKey) -> Result<Kbpk<'a>, ApiError> {
     if kek.key.key_attributes.key_algorithm.is_tdes() {
         Ok(Kbpk::tdes(kek.material())?)
     } else {
@@ -403,7 +403,10 @@ fn kbpk<'a>(kek: &'a LoadedKey) -> Result<Kbpk<'a>, ApiError> {
     }
 }
 
-fn unwrap_tr31(kek: &LoadedKey, block: &str) -> Result<(Tr31Header, SecretBytes), ApiError> {
+pub(crate) fn unwrap_tr31(
+    kek: &LoadedKey,
+    block: &str,
+) -> Result<(Tr31Header, SecretBytes), ApiError> {
     let header = tr31::parse_header(block)?;
     let tdes = kek.key.key_attributes.key_algorithm.is_tdes();
     match (tdes, header.version) {

@@ -147,6 +147,9 @@ pub enum KeyUse {
     EncryptAsymmetric,
     /// DecryptData with `Asymmetric` attributes (D1 RSA key pair).
     DecryptAsymmetric,
+    /// ECDH key agreement with a K3 ECC key pair (`DiffieHellmanSymmetricKey`,
+    /// `DiffieHellmanTr31KeyBlock`): derive a single-purpose symmetric key.
+    EcdhDerive,
 }
 
 /// The PIN verification schemes (`PinGenerationAttributes` / `PinVerificationAttributes`).
@@ -454,6 +457,13 @@ fn authorize_more(key: &Key, operation: KeyUse) -> Result<(), ApiError> {
                 has_mode(m, |m| m.decrypt || m.unwrap),
                 "Decrypt",
             ),
+            KeyUse::EcdhDerive => (
+                &[U::K3AsymmetricKeyForKeyAgreement],
+                alg.is_ecc() && a.key_class != paycrypt_keystore::model::KeyClass::PublicKey,
+                "ECC_NIST_P256/P384/P521 (a key pair: a public key cannot agree)",
+                has_mode(m, |m| m.derive_key),
+                "DeriveKey",
+            ),
             _ => return Err(refuse(key, "cannot be used for this operation")),
         };
     if !usages.contains(&a.key_usage) {
@@ -482,6 +492,79 @@ fn authorize_more(key: &Key, operation: KeyUse) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+/// Decide whether the working key of a dynamic TR-31 key block (`WrappedKey` with
+/// `Tr31KeyBlock`, AWS-API.md §3.4) may be used for `operation`: the block's mode of use must be
+/// `B` or `D` (AWS accepts no other mode for dynamic keys) and its attributes (usage D0 for
+/// data encryption, P0 for PIN blocks; modes of use) must allow the operation under
+/// [`authorize`]. `kek` is the (already authorized) key block protection key; `attrs` the
+/// block's attributes; `mode_of_use` its TR-31 mode letter.
+///
+/// # Errors
+/// `ValidationException` naming the rule.
+pub fn authorize_tr31_working_key(
+    kek: &Key,
+    attrs: paycrypt_keystore::model::KeyAttributes,
+    mode_of_use: char,
+    operation: KeyUse,
+) -> Result<(), ApiError> {
+    let what = match operation {
+        KeyUse::EncryptSymmetric | KeyUse::DecryptSymmetric => "a TR31_D0 key block",
+        KeyUse::PinEncrypt | KeyUse::PinDecrypt => "a TR31_P0 key block",
+        _ => {
+            return Err(refuse(
+                kek,
+                "cannot carry a dynamic working key for this operation",
+            ))
+        }
+    };
+    if !matches!(mode_of_use, 'B' | 'D') {
+        return Err(ApiError::validation(format!(
+            "The dynamic key must be {what} with mode of use B or D (got {mode_of_use})"
+        )));
+    }
+    let mut k = kek.clone();
+    k.key_arn = format!("{} (dynamic TR-31 working key)", kek.key_arn);
+    k.key_attributes = attrs;
+    k.derive_key_usage = None;
+    authorize(&k, operation)
+}
+
+/// Decide whether the symmetric key derived by ECDH with the K3 key pair `k3` (already
+/// authorized for [`KeyUse::EcdhDerive`]) may be used for `operation` (AWS-API.md §3.7: the
+/// derived key is single-purpose, its usage fixed by the K3 key's `DeriveKeyUsage`). A K3 key
+/// without `DeriveKeyUsage` is accepted for PIN operations only, as a P0 key (the AWS PIN
+/// samples create their K3 keys without it). The derived key may encrypt, decrypt, wrap and
+/// unwrap (TR-31 mode `B`).
+///
+/// # Errors
+/// `ValidationException` naming the rule.
+pub fn authorize_ecdh_working_key(
+    k3: &Key,
+    algorithm: KeyAlgorithm,
+    operation: KeyUse,
+) -> Result<(), ApiError> {
+    let usage = match (k3.derive_key_usage, operation) {
+        (Some(u), _) => u,
+        (None, KeyUse::PinEncrypt | KeyUse::PinDecrypt) => KeyUsage::P0PinEncryptionKey,
+        (None, _) => {
+            return Err(refuse(
+                k3,
+                "has no DeriveKeyUsage: an ECDH-derived key without it serves PIN operations only (create the K3 key with DeriveKeyUsage)",
+            ))
+        }
+    };
+    let mut k = k3.clone();
+    k.key_arn = format!("{} (ECDH-derived key)", k3.key_arn);
+    k.key_attributes = paycrypt_keystore::model::KeyAttributes {
+        key_usage: usage,
+        key_class: paycrypt_keystore::model::KeyClass::SymmetricKey,
+        key_algorithm: algorithm,
+        key_modes_of_use: KeyModesOfUse::from_tr31_mode('B').unwrap_or_default(),
+    };
+    k.derive_key_usage = None;
+    authorize(&k, operation)
 }
 
 /// An HMAC_SHAxxx request fits an HMAC key of exactly that hash, or a TDES/AES M7 key.

@@ -266,6 +266,38 @@ impl Dukpt {
     /// # Errors
     /// `ValidationException` naming `KeySerialNumber` or the derivation type.
     pub fn new(bdk: &LoadedKey, req: &DukptRequest<'_>) -> Result<Self, ApiError> {
+        Self::resolve(bdk, req, None)
+    }
+
+    /// As [`Dukpt::new`], taking the initial key (IPEK / AES initial key) from the process-wide
+    /// DUKPT cache ([`super::dukpt_cache`]) when it holds one for this BDK (ARN and KCV) and
+    /// the KSN's initial-key part; the data plane's fast path.
+    ///
+    /// # Errors
+    /// As [`Dukpt::new`].
+    pub fn new_cached(bdk: &LoadedKey, req: &DukptRequest<'_>) -> Result<Self, ApiError> {
+        Self::resolve(bdk, req, Some(super::dukpt_cache::global()))
+    }
+
+    /// As [`Dukpt::new`] with an explicit cache (`None`: derive every time).
+    ///
+    /// # Errors
+    /// As [`Dukpt::new`].
+    pub fn resolve(
+        bdk: &LoadedKey,
+        req: &DukptRequest<'_>,
+        cache: Option<&super::dukpt_cache::DukptCache>,
+    ) -> Result<Self, ApiError> {
+        let cached = |initial: &[u8],
+                      derive: &dyn Fn() -> Result<SecretBytes, ApiError>|
+         -> Result<SecretBytes, ApiError> {
+            match cache {
+                Some(c) => {
+                    c.get_or_derive(&bdk.key.key_arn, &bdk.key.key_check_value, initial, derive)
+                }
+                None => derive(),
+            }
+        };
         let bdk_alg = bdk.key.key_attributes.key_algorithm;
         let ksn_bytes = super::hex("KeySerialNumber", req.ksn)?;
         match bdk_alg {
@@ -282,7 +314,9 @@ impl Dukpt {
                         "KeySerialNumber must be 20 (or 16) hex characters for a TDES DUKPT BDK",
                     )
                 })?;
-                let ipek = dukpt::tdes::derive_ipek(bdk.material(), &ksn)?;
+                let ipek = cached(ksn.initial().as_bytes(), &|| {
+                    Ok(dukpt::tdes::derive_ipek(bdk.material(), &ksn)?)
+                })?;
                 Ok(Self::Tdes { ipek, ksn })
             }
             a if a.is_aes() => {
@@ -294,7 +328,10 @@ impl Dukpt {
                         "KeySerialNumber must be 24 hex characters for an AES DUKPT BDK",
                     )
                 })?;
-                let ik = dukpt::aes::derive_initial_key(bdk.material(), &ksn.initial_key_id())?;
+                let id = ksn.initial_key_id();
+                let ik = cached(&id, &|| {
+                    Ok(dukpt::aes::derive_initial_key(bdk.material(), &id)?)
+                })?;
                 Ok(Self::Aes { ik, ksn, key_type })
             }
             _ => Err(ApiError::validation("A DUKPT BDK must be TDES_2KEY or AES")),

@@ -16,7 +16,10 @@
 //!   key (an imported PUBLIC_KEY or the public half of a key pair), decryption the PKCS#8 private
 //!   key of a key pair.
 //!
-//! `WrappedKey` / `IncomingWrappedKey` / `OutgoingWrappedKey` are refused as not supported yet.
+//! `WrappedKey` / `IncomingWrappedKey` / `OutgoingWrappedKey` (dynamic keys, [`super::wrapped`]):
+//! with `Symmetric` attributes only; the key identifier then names the KEK (TR-31 D0 block, mode
+//! B or D) or the K3 key pair (ECDH-derived key), and the response's `KeyCheckValue` is the
+//! working key's.
 
 use paycrypt_core::asym::{self, RsaPadding};
 use paycrypt_core::cipher::{BlockCipher, Mode};
@@ -28,6 +31,7 @@ use zeroize::Zeroizing;
 use super::attrs::{
     self, hex_array, read_dukpt, Dukpt, DukptRequest, VariantMember, HEX16, MAJOR_MODES, PAN, PSN,
 };
+use super::wrapped::{self, read_wrapped_key, WorkingKey, WrappedKeyRequest};
 use super::{check_label, hex, use_key};
 use crate::error::ApiError;
 use crate::policy::KeyUse;
@@ -256,6 +260,95 @@ fn check_blocks(name: &str, data: &[u8], bs: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Symmetric encryption/decryption of `data` with `cipher`.
+fn symmetric(
+    cipher: &BlockCipher,
+    mode: EncryptionMode,
+    iv: Option<&str>,
+    data: &[u8],
+    data_name: &str,
+    encrypt: bool,
+) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+    let bs = cipher.block_size();
+    let mode = symmetric_mode(mode, bs)?;
+    let iv = iv_for(iv, bs, mode)?;
+    check_blocks(data_name, data, bs)?;
+    Ok(Zeroizing::new(if encrypt {
+        cipher.encrypt(mode, &iv, data)?
+    } else {
+        cipher.decrypt(mode, &iv, data)?
+    }))
+}
+
+/// The key of one side of an operation: a stored key, or a dynamic working key.
+enum Side {
+    Stored(std::sync::Arc<LoadedKey>),
+    Wrapped(WorkingKey),
+}
+
+impl Side {
+    fn arn(&self) -> &str {
+        match self {
+            Self::Stored(k) => &k.key.key_arn,
+            Self::Wrapped(w) => w.arn(),
+        }
+    }
+
+    fn kcv(&self) -> &str {
+        match self {
+            Self::Stored(k) => &k.key.key_check_value,
+            Self::Wrapped(w) => &w.kcv,
+        }
+    }
+
+    fn apply(
+        &self,
+        a: &Attrs<'_>,
+        data: &[u8],
+        data_name: &str,
+        encrypt: bool,
+    ) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+        match (self, a) {
+            (Self::Stored(k), _) => apply(k, a, data, data_name, encrypt),
+            (Self::Wrapped(w), Attrs::Symmetric { mode, iv }) => {
+                symmetric(&w.cipher()?, *mode, *iv, data, data_name, encrypt)
+            }
+            (Self::Wrapped(_), _) => Err(ApiError::validation(
+                "A wrapped (dynamic) key applies to Symmetric attributes only",
+            )),
+        }
+    }
+}
+
+/// Resolve one side: `wrapped` (dynamic key; `Symmetric` attributes only) or the stored key.
+fn side(
+    state: &AppState,
+    ctx: &mut Ctx,
+    id: &str,
+    a: &Attrs<'_>,
+    wrapped: Option<&WrappedKeyRequest<'_>>,
+    encrypt: bool,
+) -> Result<Side, ApiError> {
+    match wrapped {
+        None => Ok(Side::Stored(use_key(state, ctx, id, key_use(a, encrypt))?)),
+        Some(w) => {
+            if !matches!(a, Attrs::Symmetric { .. }) {
+                return Err(ApiError::validation(format!(
+                    "'{}' applies to Symmetric attributes only",
+                    w.path
+                )));
+            }
+            Ok(Side::Wrapped(wrapped::resolve(
+                state,
+                ctx,
+                id,
+                w,
+                key_use(a, encrypt),
+            )?))
+        }
+    }
+}
+
 /// Encrypt (`encrypt`) or decrypt `data` under `key` with the attributes `a`.
 fn apply(
     key: &LoadedKey,
@@ -282,13 +375,10 @@ fn apply(
                 .cipher_algorithm()
                 .ok_or_else(|| ApiError::validation("The key's algorithm is not a block cipher"))?;
             let cipher = BlockCipher::new(algorithm, key.material())?;
-            let bs = cipher.block_size();
-            let mode = symmetric_mode(*mode, bs)?;
-            let iv = iv_for(*iv, bs, mode)?;
-            run(&cipher, mode, &iv)
+            symmetric(&cipher, *mode, *iv, data, data_name, encrypt)
         }
         Attrs::Dukpt { req, mode, iv } => {
-            let d = Dukpt::new(key, req)?;
+            let d = Dukpt::new_cached(key, req)?;
             let variant = req
                 .variant
                 .unwrap_or(paycrypt_core::dukpt::DukptKeyVariant::Bidirectional);
@@ -346,16 +436,16 @@ fn run(
     };
     let data_hex = i.req_str(data_name, data_shape)?;
     let attrs = attributes(&mut i, attr_name, true)?;
-    i.unsupported("WrappedKey")?;
+    let wrapped = read_wrapped_key(&mut i, "WrappedKey")?;
     i.finish()?;
 
-    let key = use_key(state, ctx, id, key_use(&attrs, encrypt))?;
+    let key = side(state, ctx, id, &attrs, wrapped.as_ref(), encrypt)?;
     let data = Zeroizing::new(hex(data_name, data_hex)?);
-    let out = apply(&key, &attrs, &data, data_name, encrypt)?;
+    let out = key.apply(&attrs, &data, data_name, encrypt)?;
     let out_name = if encrypt { "CipherText" } else { "PlainText" };
     let mut v = json!({
-        "KeyArn": key.key.key_arn,
-        "KeyCheckValue": key.key.key_check_value,
+        "KeyArn": key.arn(),
+        "KeyCheckValue": key.kcv(),
     });
     if let Value::Object(m) = &mut v {
         m.insert(
@@ -409,18 +499,18 @@ pub fn re_encrypt_data(
     let data_hex = i.req_str("CipherText", CIPHER_TEXT)?;
     let in_attrs = attributes(&mut i, "IncomingEncryptionAttributes", false)?;
     let out_attrs = attributes(&mut i, "OutgoingEncryptionAttributes", false)?;
-    i.unsupported("IncomingWrappedKey")?;
-    i.unsupported("OutgoingWrappedKey")?;
+    let in_wrapped = read_wrapped_key(&mut i, "IncomingWrappedKey")?;
+    let out_wrapped = read_wrapped_key(&mut i, "OutgoingWrappedKey")?;
     i.finish()?;
 
-    let in_key = use_key(state, ctx, in_id, key_use(&in_attrs, false))?;
-    let out_key = use_key(state, ctx, out_id, key_use(&out_attrs, true))?;
+    let in_key = side(state, ctx, in_id, &in_attrs, in_wrapped.as_ref(), false)?;
+    let out_key = side(state, ctx, out_id, &out_attrs, out_wrapped.as_ref(), true)?;
     let data = hex("CipherText", data_hex)?;
-    let clear = apply(&in_key, &in_attrs, &data, "CipherText", false)?;
-    let out = apply(&out_key, &out_attrs, &clear, "the decrypted data", true)?;
+    let clear = in_key.apply(&in_attrs, &data, "CipherText", false)?;
+    let out = out_key.apply(&out_attrs, &clear, "the decrypted data", true)?;
     Ok(json!({
-        "KeyArn": out_key.key.key_arn,
-        "KeyCheckValue": out_key.key.key_check_value,
+        "KeyArn": out_key.arn(),
+        "KeyCheckValue": out_key.kcv(),
         "CipherText": paycrypt_core::hex::encode(&out),
     }))
 }

@@ -229,7 +229,7 @@ fn compute_kind(kind: &MacKind<'_>, key: &LoadedKey, data: &[u8]) -> Result<Vec<
             let sk = emv_session_key(key, *major, pan, psn, *mode, *value)?;
             Ok(emv::generate_command_mac(sk.expose(), data)?.to_vec())
         }
-        MacKind::Dukpt(alg, req) => match Dukpt::new(key, req)? {
+        MacKind::Dukpt(alg, req) => match Dukpt::new_cached(key, req)? {
             Dukpt::Tdes { ipek, ksn } => {
                 let a = match alg {
                     DukptMac::Alg1 => core_mac::MacAlgorithm::Iso9797Alg1 {

@@ -10,10 +10,13 @@
 pub mod attrs;
 pub mod card;
 pub mod cryptogram;
+pub mod dukpt_cache;
 pub mod emv_pin_change;
 pub mod encryption;
+pub mod key_material;
 pub mod mac;
 pub mod pin;
+pub mod wrapped;
 
 use std::sync::Arc;
 
@@ -132,7 +135,7 @@ pub const ROUTES: &[Route] = &[
         operation: "TranslateKeyMaterial",
         prefix: "/keymaterial/translate",
         suffix: None,
-        handler: None,
+        handler: Some(key_material::translate_key_material),
     },
 ];
 

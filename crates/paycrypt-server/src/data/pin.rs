@@ -3,8 +3,13 @@
 //!
 //! - PIN block formats ISO 0/1/3/4 (`paycrypt_core::pinblock`), with the PCI PIN 3-3
 //!   translation rules of `pinblock::translate` (a PAN-bound format never goes to ISO 1; the
-//!   incoming and outgoing PAN must match) and AES keys only with ISO 4. `As2805Format0`,
-//!   `IncomingAs2805Attributes` and wrapped (dynamic) keys are refused as not supported yet.
+//!   incoming and outgoing PAN must match) and AES keys only with ISO 4. `As2805Format0` and
+//!   `IncomingAs2805Attributes` are refused as not supported yet.
+//! - Wrapped (dynamic) keys ([`super::wrapped`]): `Incoming/OutgoingWrappedKey` (TranslatePinData)
+//!   and `EncryptionWrappedKey` (GeneratePinData, VerifyPinData): a P0 TR-31 block (mode B or D)
+//!   under the named KEK, or an ECDH-derived key of the named K3 key pair (the mobile PIN
+//!   set/reveal flows). Not combinable with DUKPT attributes on the same side. The response's
+//!   key check value is then the working key's.
 //! - DUKPT (`Incoming/OutgoingDukptAttributes`, `DukptAttributes`): a B0 BDK; TDES DUKPT uses the
 //!   X9.24-1 PIN variant, AES DUKPT the X9.24-3 PIN-encryption working key (usage `1000`) of the
 //!   requested derivation type. `DukptKeyVariant` does not select anything for PIN keys (one PIN
@@ -34,6 +39,7 @@ use super::attrs::{
     ENCRYPTED_PIN_BLOCK, PAD_CHARACTER, PAN, PIN_BLOCK_EVEN, PIN_DATA_FORMATS, PIN_OFFSET,
     PIN_VALIDATION_DATA, VERIFICATION_VALUE,
 };
+use super::wrapped::{self, read_wrapped_key, WrappedKeyRequest};
 use super::{hex, use_key};
 use crate::error::{ApiError, VerificationFailedReason};
 use crate::policy::{KeyUse, PinScheme};
@@ -51,13 +57,53 @@ fn pin_key(
     match dukpt {
         Some(d) => {
             let k = use_key(state, ctx, id, KeyUse::DukptDerive)?;
-            let c = Dukpt::new(&k, d)?.pin_cipher()?;
+            let c = Dukpt::new_cached(&k, d)?.pin_cipher()?;
             Ok((k, c))
         }
         None => {
             let k = use_key(state, ctx, id, use_)?;
             let c = attrs::pin_cipher(&k)?;
             Ok((k, c))
+        }
+    }
+}
+
+/// One PIN key side as used by a response: ARN, check value and the PIN block cipher.
+struct PinSide {
+    arn: String,
+    kcv: String,
+    cipher: BlockCipher,
+}
+
+/// A PIN key side: a wrapped (dynamic) key, or [`pin_key`].
+fn pin_side(
+    state: &AppState,
+    ctx: &mut Ctx,
+    id: &str,
+    dukpt: Option<&DukptRequest<'_>>,
+    wrapped: Option<&WrappedKeyRequest<'_>>,
+    use_: KeyUse,
+) -> Result<PinSide, ApiError> {
+    match (wrapped, dukpt) {
+        (Some(w), Some(_)) => Err(ApiError::validation(format!(
+            "'{}' cannot be combined with DUKPT attributes for the same key",
+            w.path
+        ))),
+        (Some(w), None) => {
+            let wk = wrapped::resolve(state, ctx, id, w, use_)?;
+            Ok(PinSide {
+                arn: wk.arn().to_owned(),
+                kcv: wk.kcv.clone(),
+                cipher: wk.cipher()?,
+            })
+        }
+        (None, d) => {
+            let (k, cipher) = pin_key(state, ctx, id, d, use_)?;
+            Ok(PinSide {
+                arn: k.key.key_arn.clone(),
+                kcv: k.key.key_check_value.clone(),
+                cipher,
+            })
         }
     }
 }
@@ -139,8 +185,8 @@ pub fn translate_pin_data(
     let block_hex = i.req_str("EncryptedPinBlock", PIN_BLOCK_EVEN)?;
     let in_dukpt = opt_dukpt(&mut i, "IncomingDukptAttributes")?;
     let out_dukpt = opt_dukpt(&mut i, "OutgoingDukptAttributes")?;
-    i.unsupported("IncomingWrappedKey")?;
-    i.unsupported("OutgoingWrappedKey")?;
+    let in_wrapped = read_wrapped_key(&mut i, "IncomingWrappedKey")?;
+    let out_wrapped = read_wrapped_key(&mut i, "OutgoingWrappedKey")?;
     i.unsupported("IncomingAs2805Attributes")?;
     i.finish()?;
 
@@ -159,16 +205,29 @@ pub fn translate_pin_data(
         .ok_or_else(|| ApiError::validation("EncryptedPinBlock is too long"))?
         .copy_from_slice(&raw);
 
-    let (_, in_cipher) = pin_key(state, ctx, in_id, in_dukpt.as_ref(), KeyUse::PinDecrypt)?;
-    let (out_key, out_cipher) =
-        pin_key(state, ctx, out_id, out_dukpt.as_ref(), KeyUse::PinEncrypt)?;
+    let in_side = pin_side(
+        state,
+        ctx,
+        in_id,
+        in_dukpt.as_ref(),
+        in_wrapped.as_ref(),
+        KeyUse::PinDecrypt,
+    )?;
+    let out_side = pin_side(
+        state,
+        ctx,
+        out_id,
+        out_dukpt.as_ref(),
+        out_wrapped.as_ref(),
+        KeyUse::PinEncrypt,
+    )?;
     let mut out = [0u8; 16];
     let len = pinblock::translate_into(
-        &in_cipher,
+        &in_side.cipher,
         in_format,
         &block[..n],
         in_pan.as_ref(),
-        &out_cipher,
+        &out_side.cipher,
         out_format,
         out_pan.as_ref(),
         &mut out,
@@ -176,8 +235,8 @@ pub fn translate_pin_data(
     let pin_block = paycrypt_core::hex::encode(out.get(..len).unwrap_or(&[]));
     Ok(json!({
         "PinBlock": pin_block,
-        "KeyArn": out_key.key.key_arn,
-        "KeyCheckValue": out_key.key.key_check_value,
+        "KeyArn": out_side.arn,
+        "KeyCheckValue": out_side.kcv,
     }))
 }
 
@@ -337,7 +396,7 @@ pub fn generate_pin_data(
         attrs::parse_pin_data_format,
         PIN_DATA_FORMATS,
     )?;
-    i.unsupported("EncryptionWrappedKey")?;
+    let enc_wrapped = read_wrapped_key(&mut i, "EncryptionWrappedKey")?;
     i.finish()?;
 
     let scheme = match generation {
@@ -350,10 +409,12 @@ pub fn generate_pin_data(
         generation,
         Generation::VisaPvv { .. } | Generation::IbmOffset { .. }
     );
-    let enc_key = use_key(
+    let enc_key = pin_side(
         state,
         ctx,
         enc_id,
+        None,
+        enc_wrapped.as_ref(),
         if reads_block {
             KeyUse::PinDecrypt
         } else {
@@ -361,11 +422,11 @@ pub fn generate_pin_data(
         },
     )?;
     let pvk = attrs::pin_cipher(&gen_key)?;
-    let pek = attrs::pin_cipher(&enc_key)?;
+    let pek = &enc_key.cipher;
     let n = len.unwrap_or(4);
     let decrypt = |block: &str| -> Result<Pin, ApiError> {
         let b = hex("EncryptedPinBlock", block)?;
-        Ok(pinblock::decrypt_pin_block(&pek, format, &b, pan.as_ref())?)
+        Ok(pinblock::decrypt_pin_block(pek, format, &b, pan.as_ref())?)
     };
     let (pin_block, pin_data) = match generation {
         Generation::VisaPin { pvki } => {
@@ -374,7 +435,7 @@ pub fn generate_pin_data(
                 .ok_or_else(|| ApiError::validation("PrimaryAccountNumber is required"))?;
             let (pin, pvv) = pv::generate_visa_pin(&pvk, pan, pvki, n)?;
             (
-                pinblock::encrypt_pin_block(&pek, format, &pin, Some(pan))?,
+                pinblock::encrypt_pin_block(pek, format, &pin, Some(pan))?,
                 json!({"VerificationValue": pvv}),
             )
         }
@@ -402,14 +463,14 @@ pub fn generate_pin_data(
         Generation::IbmNatural { params } => {
             let pin = pv::ibm3624_natural_pin(&pvk, &params, n)?;
             (
-                pinblock::encrypt_pin_block(&pek, format, &pin, pan.as_ref())?,
+                pinblock::encrypt_pin_block(pek, format, &pin, pan.as_ref())?,
                 json!({"PinOffset": "0".repeat(n)}),
             )
         }
         Generation::IbmRandom { params } => {
             let (pin, offset) = pv::ibm3624_random_pin(&pvk, &params, n)?;
             (
-                pinblock::encrypt_pin_block(&pek, format, &pin, pan.as_ref())?,
+                pinblock::encrypt_pin_block(pek, format, &pin, pan.as_ref())?,
                 json!({"PinOffset": offset}),
             )
         }
@@ -417,7 +478,7 @@ pub fn generate_pin_data(
             check_len(len, offset.len(), "the PinOffset")?;
             let pin = pv::ibm3624_pin_from_offset(&pvk, &params, offset)?;
             (
-                pinblock::encrypt_pin_block(&pek, format, &pin, pan.as_ref())?,
+                pinblock::encrypt_pin_block(pek, format, &pin, pan.as_ref())?,
                 json!({"PinOffset": offset}),
             )
         }
@@ -425,8 +486,8 @@ pub fn generate_pin_data(
     Ok(json!({
         "GenerationKeyArn": gen_key.key.key_arn,
         "GenerationKeyCheckValue": gen_key.key.key_check_value,
-        "EncryptionKeyArn": enc_key.key.key_arn,
-        "EncryptionKeyCheckValue": enc_key.key.key_check_value,
+        "EncryptionKeyArn": enc_key.arn,
+        "EncryptionKeyCheckValue": enc_key.kcv,
         "EncryptedPinBlock": paycrypt_core::hex::encode(&pin_block),
         "PinData": pin_data,
     }))
@@ -502,7 +563,7 @@ pub fn verify_pin_data(
         }
         None => None,
     };
-    i.unsupported("EncryptionWrappedKey")?;
+    let enc_wrapped = read_wrapped_key(&mut i, "EncryptionWrappedKey")?;
     i.finish()?;
 
     let scheme = match verification {
@@ -512,9 +573,16 @@ pub fn verify_pin_data(
     let pan = pin_data_pan(format, scheme, pan_str)?;
     let block = hex("EncryptedPinBlock", block_hex)?;
     let ver_key = use_key(state, ctx, ver_id, KeyUse::PinVerify(scheme))?;
-    let (enc_key, pek) = pin_key(state, ctx, enc_id, dukpt.as_ref(), KeyUse::PinDecrypt)?;
+    let enc_key = pin_side(
+        state,
+        ctx,
+        enc_id,
+        dukpt.as_ref(),
+        enc_wrapped.as_ref(),
+        KeyUse::PinDecrypt,
+    )?;
     let pvk = attrs::pin_cipher(&ver_key)?;
-    let pin = match pinblock::decrypt_pin_block(&pek, format, &block, pan.as_ref()) {
+    let pin = match pinblock::decrypt_pin_block(&enc_key.cipher, format, &block, pan.as_ref()) {
         Ok(p) => p,
         Err(paycrypt_core::Error::PinBlock(pinblock::PinBlockError::InvalidPinBlock)) => {
             return Err(invalid_pin())
@@ -548,7 +616,7 @@ pub fn verify_pin_data(
     Ok(json!({
         "VerificationKeyArn": ver_key.key.key_arn,
         "VerificationKeyCheckValue": ver_key.key.key_check_value,
-        "EncryptionKeyArn": enc_key.key.key_arn,
-        "EncryptionKeyCheckValue": enc_key.key.key_check_value,
+        "EncryptionKeyArn": enc_key.arn,
+        "EncryptionKeyCheckValue": enc_key.kcv,
     }))
 }
