@@ -376,3 +376,144 @@ pub fn resolve(
         kcv,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paycrypt_keystore::model::{
+        Key, KeyAttributes, KeyClass, KeyModesOfUse, KeyOrigin, KeyState, KeyUsage,
+    };
+
+    fn key(usage: KeyUsage, class: KeyClass, alg: KeyAlgorithm, mode: char) -> Key {
+        Key {
+            key_arn: "arn:aws:payment-cryptography:us-east-1:111122223333:key/abcdefghijklmnop"
+                .into(),
+            key_attributes: KeyAttributes {
+                key_usage: usage,
+                key_class: class,
+                key_algorithm: alg,
+                key_modes_of_use: KeyModesOfUse::from_tr31_mode(mode).unwrap(),
+            },
+            key_check_value: "ABCDEF".into(),
+            key_check_value_algorithm: KeyCheckValueAlgorithm::Cmac,
+            enabled: true,
+            exportable: false,
+            key_state: KeyState::CreateComplete,
+            key_origin: KeyOrigin::AwsPaymentCryptography,
+            create_timestamp: 0.0,
+            usage_start_timestamp: None,
+            usage_stop_timestamp: None,
+            delete_pending_timestamp: None,
+            delete_timestamp: None,
+            derive_key_usage: None,
+        }
+    }
+
+    fn attrs(usage: KeyUsage, mode: char) -> KeyAttributes {
+        KeyAttributes {
+            key_usage: usage,
+            key_class: KeyClass::SymmetricKey,
+            key_algorithm: KeyAlgorithm::Aes128,
+            key_modes_of_use: KeyModesOfUse::from_tr31_mode(mode).unwrap(),
+        }
+    }
+
+    #[test]
+    fn tr31_working_key_rules() {
+        let kek = key(
+            KeyUsage::K1KeyBlockProtectionKey,
+            KeyClass::SymmetricKey,
+            KeyAlgorithm::Aes256,
+            'B',
+        );
+        let d0 = KeyUsage::D0SymmetricDataEncryptionKey;
+        let p0 = KeyUsage::P0PinEncryptionKey;
+        assert!(
+            authorize_tr31_working_key(&kek, attrs(d0, 'B'), 'B', KeyUse::EncryptSymmetric).is_ok()
+        );
+        assert!(
+            authorize_tr31_working_key(&kek, attrs(d0, 'D'), 'D', KeyUse::DecryptSymmetric).is_ok()
+        );
+        // Mode D cannot encrypt; mode E is never accepted for dynamic keys.
+        assert!(
+            authorize_tr31_working_key(&kek, attrs(d0, 'D'), 'D', KeyUse::EncryptSymmetric)
+                .is_err()
+        );
+        assert!(
+            authorize_tr31_working_key(&kek, attrs(d0, 'E'), 'E', KeyUse::EncryptSymmetric)
+                .is_err()
+        );
+        // Usage must fit the operation.
+        assert!(
+            authorize_tr31_working_key(&kek, attrs(p0, 'B'), 'B', KeyUse::EncryptSymmetric)
+                .is_err()
+        );
+        assert!(authorize_tr31_working_key(&kek, attrs(p0, 'B'), 'B', KeyUse::PinEncrypt).is_ok());
+        assert!(authorize_tr31_working_key(&kek, attrs(d0, 'B'), 'B', KeyUse::PinDecrypt).is_err());
+        // Only data and PIN operations take dynamic keys.
+        assert!(authorize_tr31_working_key(&kek, attrs(d0, 'B'), 'B', KeyUse::WrapKey).is_err());
+    }
+
+    #[test]
+    fn ecdh_working_key_rules() {
+        let mut k3 = key(
+            KeyUsage::K3AsymmetricKeyForKeyAgreement,
+            KeyClass::AsymmetricKeyPair,
+            KeyAlgorithm::EccNistP256,
+            'X',
+        );
+        assert!(crate::policy::authorize(&k3, KeyUse::EcdhDerive).is_ok());
+        // Without DeriveKeyUsage: PIN operations only (as P0).
+        assert!(authorize_ecdh_working_key(&k3, KeyAlgorithm::Aes128, KeyUse::PinEncrypt).is_ok());
+        assert!(
+            authorize_ecdh_working_key(&k3, KeyAlgorithm::Tdes2Key, KeyUse::PinDecrypt).is_ok()
+        );
+        assert!(
+            authorize_ecdh_working_key(&k3, KeyAlgorithm::Aes128, KeyUse::EncryptSymmetric)
+                .is_err()
+        );
+        assert!(authorize_ecdh_working_key(&k3, KeyAlgorithm::Aes256, KeyUse::UnwrapKey).is_err());
+        k3.derive_key_usage = Some(KeyUsage::K1KeyBlockProtectionKey);
+        assert!(authorize_ecdh_working_key(&k3, KeyAlgorithm::Aes256, KeyUse::UnwrapKey).is_ok());
+        assert!(authorize_ecdh_working_key(&k3, KeyAlgorithm::Aes256, KeyUse::PinEncrypt).is_err());
+        k3.derive_key_usage = Some(KeyUsage::D0SymmetricDataEncryptionKey);
+        assert!(
+            authorize_ecdh_working_key(&k3, KeyAlgorithm::Aes256, KeyUse::DecryptSymmetric).is_ok()
+        );
+        assert!(authorize_ecdh_working_key(
+            &k3,
+            KeyAlgorithm::HmacSha256,
+            KeyUse::DecryptSymmetric
+        )
+        .is_err());
+        // A public key cannot agree; a K3 key needs DeriveKey.
+        let public = key(
+            KeyUsage::K3AsymmetricKeyForKeyAgreement,
+            KeyClass::PublicKey,
+            KeyAlgorithm::EccNistP256,
+            'X',
+        );
+        assert!(crate::policy::authorize(&public, KeyUse::EcdhDerive).is_err());
+        let rsa = key(
+            KeyUsage::K3AsymmetricKeyForKeyAgreement,
+            KeyClass::AsymmetricKeyPair,
+            KeyAlgorithm::Rsa2048,
+            'X',
+        );
+        assert!(crate::policy::authorize(&rsa, KeyUse::EcdhDerive).is_err());
+    }
+
+    #[test]
+    fn curves() {
+        assert_eq!(curve_of(KeyAlgorithm::EccNistP384).unwrap(), EccCurve::P384);
+        assert!(curve_of(KeyAlgorithm::Aes128).is_err());
+        assert_eq!(
+            default_kcv_algorithm(KeyAlgorithm::Tdes3Key),
+            KeyCheckValueAlgorithm::AnsiX9_24
+        );
+        assert_eq!(
+            default_kcv_algorithm(KeyAlgorithm::Aes192),
+            KeyCheckValueAlgorithm::Cmac
+        );
+    }
+}
