@@ -1,6 +1,8 @@
 //! `paycrypt`: the command-line entry point. `paycrypt serve` runs the AWS Payment
 //! Cryptography–compatible server (see `paycrypt_server`); `paycrypt calc` holds the
-//! offline calculators that call paycrypt-core directly.
+//! offline calculators that call paycrypt-core directly; `paycrypt keys` / `paycrypt aliases`
+//! manage keys on a running server through its AWS API (SigV4-signed), and `paycrypt admin`
+//! rotates the master key or migrates the database of a stopped server.
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
@@ -10,6 +12,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod calc;
+mod client;
+mod ops;
 use paycrypt_keystore::MasterKeySource;
 use paycrypt_server::audit::AuditDestination;
 use paycrypt_server::config::{Config, ENV_MASTER_KEY};
@@ -21,7 +25,7 @@ use paycrypt_server::config::{Config, ENV_MASTER_KEY};
     about = "A software payment HSM speaking the AWS Payment Cryptography API"
 )]
 struct Cli {
-    /// Output format (for `calc`).
+    /// Output format (for `calc`, `keys`, `aliases`, `admin`).
     #[arg(long, global = true, value_enum, default_value_t = calc::OutputFormat::Table)]
     output: calc::OutputFormat,
     #[command(subcommand)]
@@ -71,12 +75,33 @@ enum Command {
     /// Offline payment-crypto calculators (no server): PIN blocks, DUKPT, CVV, ARQC, MAC, KCV, ...
     #[command(subcommand)]
     Calc(calc::CalcCommand),
+    /// Manage keys on a running server (CreateKey, ListKeys, ImportKey, ExportKey, …).
+    Keys {
+        #[command(flatten)]
+        client: ops::ClientOpts,
+        #[command(subcommand)]
+        command: ops::KeysCommand,
+    },
+    /// Manage aliases on a running server (CreateAlias, ListAliases, …).
+    Aliases {
+        #[command(flatten)]
+        client: ops::ClientOpts,
+        #[command(subcommand)]
+        command: ops::AliasesCommand,
+    },
+    /// Offline maintenance of a stopped server's data directory: master-key rotation, schema
+    /// migration.
+    #[command(subcommand)]
+    Admin(ops::AdminCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Calc(cmd) => calc::run(cmd, cli.output),
+        Command::Keys { client, command } => ops::run_keys(&client, command, cli.output),
+        Command::Aliases { client, command } => ops::run_aliases(&client, command, cli.output),
+        Command::Admin(cmd) => ops::run_admin(cmd, cli.output),
         Command::Serve {
             listen,
             data_dir,
