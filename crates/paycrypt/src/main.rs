@@ -96,7 +96,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     match cli.command {
         Command::Calc(cmd) => calc::run(cmd, cli.output),
         Command::Keys { client, command } => ops::run_keys(&client, command, cli.output),
@@ -142,4 +145,32 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Print a command-line parsing error as one `error: …` line (exit code 2); `--help` and
+/// `--version` print as usual.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.use_stderr() {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or("error: invalid arguments");
+    let first = first.trim_end();
+    if first.starts_with("error:") {
+        eprintln!("{first} (see --help)");
+    } else {
+        eprintln!("error: {first} (see --help)");
+    }
+    ExitCode::from(2)
 }
