@@ -83,7 +83,11 @@ impl Endpoint {
     /// # Errors
     /// [`ClientError::Usage`] for another scheme, a path, a bad port or an empty host.
     pub fn parse(url: &str) -> Result<Self, ClientError> {
-        let bad = || ClientError::usage(format!("--endpoint-url {url:?} must be http[s]://host[:port]"));
+        let bad = || {
+            ClientError::usage(format!(
+                "--endpoint-url {url:?} must be http[s]://host[:port]"
+            ))
+        };
         let (tls, rest) = if let Some(r) = url.strip_prefix("http://") {
             (false, r)
         } else if let Some(r) = url.strip_prefix("https://") {
@@ -429,10 +433,19 @@ mod tests {
         let e = Endpoint::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!((e.tls, e.host.as_str(), e.port), (false, "127.0.0.1", 8080));
         let e = Endpoint::parse("https://hsm.example/").unwrap();
-        assert_eq!((e.tls, e.port, e.authority.as_str()), (true, 443, "hsm.example"));
+        assert_eq!(
+            (e.tls, e.port, e.authority.as_str()),
+            (true, 443, "hsm.example")
+        );
         let e = Endpoint::parse("http://[::1]:9000").unwrap();
         assert_eq!((e.host.as_str(), e.port), ("::1", 9000));
-        for bad in ["ftp://x", "http://", "http://x:port", "http://x/path", "x:80"] {
+        for bad in [
+            "ftp://x",
+            "http://",
+            "http://x:port",
+            "http://x/path",
+            "x:80",
+        ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
         }
     }
@@ -448,7 +461,11 @@ mod tests {
         assert_eq!((s, b.as_slice()), (400, &b"abcde"[..]));
         let (_, b) = read_response(&b"HTTP/1.0 200 OK\r\n\r\nrest"[..]).unwrap();
         assert_eq!(b, b"rest");
-        for bad in [&b"garbage"[..], b"HTTP/1.1 xx\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab"] {
+        for bad in [
+            &b"garbage"[..],
+            b"HTTP/1.1 xx\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab",
+        ] {
             assert!(read_response(bad).is_err());
         }
     }

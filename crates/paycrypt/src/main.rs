@@ -4,6 +4,7 @@
 //! manage keys on a running server through its AWS API (SigV4-signed), and `paycrypt admin`
 //! rotates the master key or migrates the database of a stopped server.
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -80,7 +81,7 @@ enum Command {
         #[command(flatten)]
         client: ops::ClientOpts,
         #[command(subcommand)]
-        command: ops::KeysCommand,
+        command: Box<ops::KeysCommand>,
     },
     /// Manage aliases on a running server (CreateAlias, ListAliases, …).
     Aliases {
@@ -102,7 +103,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Calc(cmd) => calc::run(cmd, cli.output),
-        Command::Keys { client, command } => ops::run_keys(&client, command, cli.output),
+        Command::Keys { client, command } => ops::run_keys(&client, *command, cli.output),
         Command::Aliases { client, command } => ops::run_aliases(&client, command, cli.output),
         Command::Admin(cmd) => ops::run_admin(cmd, cli.output),
         Command::Serve {
@@ -164,9 +165,15 @@ fn usage_error(e: &clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         };
     }
+    // The message is everything before clap's "Usage:" / "For more information" lines
+    // (a list of missing arguments spans several lines), collapsed to one line.
     let text = e.render().to_string();
-    let first = text.lines().next().unwrap_or("error: invalid arguments");
-    let first = first.trim_end();
+    let first = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .flat_map(str::split_whitespace)
+        .collect::<Vec<_>>()
+        .join(" ");
     if first.starts_with("error:") {
         eprintln!("{first} (see --help)");
     } else {

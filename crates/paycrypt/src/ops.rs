@@ -47,7 +47,11 @@ impl ClientOpts {
         let url = self
             .endpoint_url
             .clone()
-            .or_else(|| std::env::var("PAYCRYPT_ENDPOINT").ok().filter(|s| !s.is_empty()))
+            .or_else(|| {
+                std::env::var("PAYCRYPT_ENDPOINT")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+            })
             .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
         let endpoint = Endpoint::parse(&url)?;
         let creds = resolve_credentials(&self.credentials_file)?;
@@ -158,7 +162,9 @@ impl AttributeArgs {
             .as_deref()
             .ok_or_else(|| ClientError::usage("--algorithm is required"))?;
         let modes = self.modes.to_json()?.ok_or_else(|| {
-            ClientError::usage("give the modes of use: --modes LETTER and/or --encrypt, --decrypt, …")
+            ClientError::usage(
+                "give the modes of use: --modes LETTER and/or --encrypt, --decrypt, …",
+            )
         })?;
         Ok(json!({
             "KeyUsage": usage,
@@ -473,9 +479,7 @@ fn finish(result: Result<Value, ClientError>, output: OutputFormat) -> ExitCode 
     match result {
         Ok(v) => {
             let text = match output {
-                OutputFormat::Json => {
-                    serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
-                }
+                OutputFormat::Json => serde_json::to_string_pretty(&v).unwrap_or_default() + "\n",
                 OutputFormat::Table => table(&v),
             };
             let mut out = std::io::stdout().lock();
@@ -654,9 +658,8 @@ fn paginate(
 /// Read a certificate file (PEM) as the API wants it: base64 of the PEM text. A file that
 /// already holds that base64 form is passed through.
 fn read_certificate(path: &Path) -> Result<String, ClientError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ClientError::usage(format!("cannot read {}: {}", path.display(), e.kind()))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ClientError::usage(format!("cannot read {}: {}", path.display(), e.kind())))?;
     let t = text.trim();
     if t.starts_with("-----BEGIN") {
         Ok(Base64::encode_string(text.as_bytes()))
@@ -678,9 +681,10 @@ fn save_certificates(
 ) -> Result<Value, ClientError> {
     let chain_field = format!("{field}Chain");
     let mut write = |f: &str, path: &Path| -> Result<(), ClientError> {
-        let b64 = out.get(f).and_then(Value::as_str).ok_or_else(|| {
-            ClientError::Transport(format!("the answer has no {f}"))
-        })?;
+        let b64 = out
+            .get(f)
+            .and_then(Value::as_str)
+            .ok_or_else(|| ClientError::Transport(format!("the answer has no {f}")))?;
         let pem = Base64::decode_vec(b64)
             .map_err(|_| ClientError::Transport(format!("{f} is not base64")))?;
         std::fs::write(path, pem).map_err(|e| {
@@ -700,7 +704,9 @@ fn save_certificates(
 
 fn import_input(a: ImportArgs) -> Result<Value, ClientError> {
     let material = if let Some(block) = a.tr31 {
-        let kek = a.kek.ok_or_else(|| ClientError::usage("--tr31 needs --kek"))?;
+        let kek = a
+            .kek
+            .ok_or_else(|| ClientError::usage("--tr31 needs --kek"))?;
         json!({ "Tr31KeyBlock": { "WrappingKeyIdentifier": kek, "WrappedKeyBlock": block } })
     } else if let Some(cryptogram) = a.cryptogram {
         let mut m = Map::new();
@@ -713,15 +719,17 @@ fn import_input(a: ImportArgs) -> Result<Value, ClientError> {
         }
         json!({ "KeyCryptogram": m })
     } else if let Some(block) = a.tr34 {
-        let ca = a
-            .ca
-            .ok_or_else(|| ClientError::usage("--tr34 needs --ca"))?;
+        let ca =
+            a.ca.ok_or_else(|| ClientError::usage("--tr34 needs --ca"))?;
         let cert = a
             .signing_certificate
             .ok_or_else(|| ClientError::usage("--tr34 needs --signing-certificate"))?;
         let mut m = Map::new();
         m.insert("CertificateAuthorityPublicKeyIdentifier".into(), ca.into());
-        m.insert("SigningKeyCertificate".into(), read_certificate(&cert)?.into());
+        m.insert(
+            "SigningKeyCertificate".into(),
+            read_certificate(&cert)?.into(),
+        );
         m.insert("ImportToken".into(), a.token.unwrap_or_default().into());
         m.insert("WrappedKeyBlock".into(), block.into());
         m.insert("KeyBlockFormat".into(), "X9_TR34_2012".into());
@@ -774,7 +782,10 @@ fn export_input(a: ExportArgs) -> Result<Value, ClientError> {
         json!({ "Tr31KeyBlock": m })
     } else if a.cryptogram {
         let mut m = Map::new();
-        m.insert("CertificateAuthorityPublicKeyIdentifier".into(), ca(a.ca)?.into());
+        m.insert(
+            "CertificateAuthorityPublicKeyIdentifier".into(),
+            ca(a.ca)?.into(),
+        );
         m.insert("WrappingKeyCertificate".into(), cert(a.certificate)?.into());
         if let Some(s) = a.wrapping_spec {
             m.insert("WrappingSpec".into(), s.into());
@@ -782,7 +793,10 @@ fn export_input(a: ExportArgs) -> Result<Value, ClientError> {
         json!({ "KeyCryptogram": m })
     } else if a.tr34 {
         let mut m = Map::new();
-        m.insert("CertificateAuthorityPublicKeyIdentifier".into(), ca(a.ca)?.into());
+        m.insert(
+            "CertificateAuthorityPublicKeyIdentifier".into(),
+            ca(a.ca)?.into(),
+        );
         m.insert("WrappingKeyCertificate".into(), cert(a.certificate)?.into());
         m.insert("ExportToken".into(), a.token.unwrap_or_default().into());
         m.insert("KeyBlockFormat".into(), "X9_TR34_2012".into());
@@ -893,7 +907,10 @@ fn table(v: &Value) -> String {
         );
     }
     if let Some(Value::Array(items)) = v.get("Aliases") {
-        return columns(items, &[("AliasName", &["AliasName"]), ("KeyArn", &["KeyArn"])]);
+        return columns(
+            items,
+            &[("AliasName", &["AliasName"]), ("KeyArn", &["KeyArn"])],
+        );
     }
     let mut rows = Vec::new();
     flatten("", v, &mut rows);
@@ -1010,7 +1027,7 @@ mod tests {
         assert!(t.contains("KeyAttributes.KeyUsage:  U"), "{t}");
         let t = table(&json!({"Keys": [{"KeyArn": "arn:a", "KeyState": "CREATE_COMPLETE"}]}));
         assert!(t.starts_with("KeyArn"), "{t}");
-        assert!(t.contains("arn:a  CREATE_COMPLETE"), "{t}");
+        assert!(t.contains("arn:a   CREATE_COMPLETE"), "{t}");
         assert!(parse_tags(&["a=b".into()]).is_ok());
         assert!(parse_tags(&["ab".into()]).is_err());
     }

@@ -36,7 +36,14 @@ impl Server {
             .port();
         let listen = format!("127.0.0.1:{port}");
         let child = Command::new(BIN)
-            .args(["serve", "--listen", &listen, "--audit-log", "off", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                &listen,
+                "--audit-log",
+                "off",
+                "--data-dir",
+            ])
             .arg(data_dir)
             .args(extra)
             .env_remove("PAYCRYPT_ACCESS_KEY_ID")
@@ -56,7 +63,8 @@ impl Server {
                 panic!("paycrypt serve exited early: {status}");
             }
             if let Ok(mut c) = TcpStream::connect(&listen) {
-                let _ = c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                let _ =
+                    c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
                 let mut r = String::new();
                 let _ = c.read_to_string(&mut r);
                 if r.starts_with("HTTP/1.1 200") {
@@ -170,15 +178,31 @@ fn operator_commands_against_a_running_server() {
 
     // ---- lifecycle
     let k = cli.ok(&[
-        "keys", "create", "--usage", "TR31_P0_PIN_ENCRYPTION_KEY", "--algorithm", "TDES_3KEY",
-        "--modes", "B", "--tag", "team=ops",
+        "keys",
+        "create",
+        "--usage",
+        "TR31_P0_PIN_ENCRYPTION_KEY",
+        "--algorithm",
+        "TDES_3KEY",
+        "--modes",
+        "B",
+        "--tag",
+        "team=ops",
     ]);
     let arn = s(&k, &["Key", "KeyArn"]).to_owned();
     assert_eq!(k["Key"]["KeyAttributes"]["KeyModesOfUse"]["Wrap"], true);
     assert_eq!(k["Key"]["Exportable"], true);
     let k2 = cli.ok(&[
-        "keys", "create", "--usage", "TR31_M7_HMAC_KEY", "--algorithm", "HMAC_SHA256",
-        "--generate", "--verify", "--no-exportable", "--disabled",
+        "keys",
+        "create",
+        "--usage",
+        "TR31_M7_HMAC_KEY",
+        "--algorithm",
+        "HMAC_SHA256",
+        "--generate",
+        "--verify",
+        "--no-exportable",
+        "--disabled",
     ]);
     assert_eq!(k2["Key"]["Exportable"], false);
     assert_eq!(k2["Key"]["Enabled"], false);
@@ -195,16 +219,34 @@ fn operator_commands_against_a_running_server() {
         cli.ok(&["keys", "list", "--state", "DELETE_PENDING"])["Keys"],
         serde_json::json!([])
     );
-    assert_eq!(s(&cli.ok(&["keys", "get", &arn]), &["Key", "KeyState"]), "CREATE_COMPLETE");
+    assert_eq!(
+        s(&cli.ok(&["keys", "get", &arn]), &["Key", "KeyState"]),
+        "CREATE_COMPLETE"
+    );
 
     let a = cli.ok(&["aliases", "create", "alias/ops-test", "--key", &arn]);
     assert_eq!(s(&a, &["Alias", "KeyArn"]), arn);
-    assert_eq!(s(&cli.ok(&["aliases", "get", "alias/ops-test"]), &["Alias", "KeyArn"]), arn);
-    assert_eq!(s(&cli.ok(&["keys", "get", "alias/ops-test"]), &["Key", "KeyArn"]), arn);
+    assert_eq!(
+        s(
+            &cli.ok(&["aliases", "get", "alias/ops-test"]),
+            &["Alias", "KeyArn"]
+        ),
+        arn
+    );
+    assert_eq!(
+        s(
+            &cli.ok(&["keys", "get", "alias/ops-test"]),
+            &["Key", "KeyArn"]
+        ),
+        arn
+    );
     let al = cli.ok(&["aliases", "list", "--key", &arn]);
     assert_eq!(al["Aliases"].as_array().unwrap().len(), 1);
 
-    assert_eq!(cli.ok(&["keys", "stop", "alias/ops-test"])["Key"]["Enabled"], false);
+    assert_eq!(
+        cli.ok(&["keys", "stop", "alias/ops-test"])["Key"]["Enabled"],
+        false
+    );
     assert_eq!(cli.ok(&["keys", "start", &arn])["Key"]["Enabled"], true);
     let d = cli.ok(&["keys", "delete", &arn, "--days", "3"]);
     assert_eq!(s(&d, &["Key", "KeyState"]), "DELETE_PENDING");
@@ -223,7 +265,13 @@ fn operator_commands_against_a_running_server() {
 
     // ---- table output
     let o = Command::new(BIN)
-        .args(["keys", "list", "--endpoint-url", &server.endpoint, "--credentials-file"])
+        .args([
+            "keys",
+            "list",
+            "--endpoint-url",
+            &server.endpoint,
+            "--credentials-file",
+        ])
         .arg(&cli.creds)
         .env_remove("PAYCRYPT_ACCESS_KEY_ID")
         .env_remove("PAYCRYPT_SECRET_ACCESS_KEY")
@@ -235,7 +283,11 @@ fn operator_commands_against_a_running_server() {
     // ---- import a KEK by RSA-OAEP key cryptogram
     let cert_path = dir.join("wrapping.pem");
     let p = cli.ok(&[
-        "keys", "import-params", "--wrapping-key-algorithm", "RSA_3072", "--certificate-out",
+        "keys",
+        "import-params",
+        "--wrapping-key-algorithm",
+        "RSA_3072",
+        "--certificate-out",
         cert_path.to_str().unwrap(),
     ]);
     let token = s(&p, &["ImportToken"]).to_owned();
@@ -249,13 +301,27 @@ fn operator_commands_against_a_running_server() {
     let kek = hex::decode("k", "00112233445566778899AABBCCDDEEFF").unwrap();
     let cryptogram = rsa_encrypt(&spki, RsaPadding::OaepSha256, &kek, None).unwrap();
     let imported = cli.ok(&[
-        "keys", "import", "--cryptogram", &hex::encode(&cryptogram), "--token", &token,
-        "--usage", "TR31_K0_KEY_ENCRYPTION_KEY", "--algorithm", "AES_128", "--modes", "B",
-        "--wrapping-spec", "RSA_OAEP_SHA_256",
+        "keys",
+        "import",
+        "--cryptogram",
+        &hex::encode(&cryptogram),
+        "--token",
+        &token,
+        "--usage",
+        "TR31_K0_KEY_ENCRYPTION_KEY",
+        "--algorithm",
+        "AES_128",
+        "--modes",
+        "B",
+        "--wrapping-spec",
+        "RSA_OAEP_SHA_256",
     ]);
     let kek_arn = s(&imported, &["Key", "KeyArn"]).to_owned();
     let kek_kcv = kcv::cmac_kcv(&BlockCipher::aes(&kek).unwrap(), 3).unwrap();
-    assert_eq!(s(&imported, &["Key", "KeyCheckValue"]), hex::encode(&kek_kcv));
+    assert_eq!(
+        s(&imported, &["Key", "KeyCheckValue"]),
+        hex::encode(&kek_kcv)
+    );
 
     // ---- import a TR-31 working key under it, check its KCV, export it back
     let wk = hex::decode("wk", "F0E1D2C3B4A5968778695A4B3C2D1E0F").unwrap();
@@ -276,25 +342,55 @@ fn operator_commands_against_a_running_server() {
         "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY"
     );
     let export = |kek_arn: &str, wk_arn: &str, cli: &Cli<'_>| {
-        let e = cli.ok(&["keys", "export", wk_arn, "--tr31", "--kek", kek_arn, "--modes", "E"]);
-        assert_eq!(s(&e, &["WrappedKey", "WrappedKeyMaterialFormat"]), "TR31_KEY_BLOCK");
-        let (h, material) =
-            tr31::unwrap(Kbpk::aes(&kek).unwrap(), s(&e, &["WrappedKey", "KeyMaterial"])).unwrap();
+        let e = cli.ok(&[
+            "keys", "export", wk_arn, "--tr31", "--kek", kek_arn, "--modes", "E",
+        ]);
+        assert_eq!(
+            s(&e, &["WrappedKey", "WrappedKeyMaterialFormat"]),
+            "TR31_KEY_BLOCK"
+        );
+        let (h, material) = tr31::unwrap(
+            Kbpk::aes(&kek).unwrap(),
+            s(&e, &["WrappedKey", "KeyMaterial"]),
+        )
+        .unwrap();
         assert_eq!(h.mode_of_use.code(), "E");
         assert_eq!(material.expose(), wk.as_slice());
     };
     export(&kek_arn, &wk_arn, &cli);
 
     // ---- bad input: one line, non-zero exit
-    let (code, err) = cli.fails(&["keys", "get", "arn:aws:payment-cryptography:us-east-1:111122223333:key/doesnotexist1234"]);
+    let (code, err) = cli.fails(&[
+        "keys",
+        "get",
+        "arn:aws:payment-cryptography:us-east-1:111122223333:key/doesnotexist1234",
+    ]);
     one_line_error(&err);
     assert_eq!(code, 1);
     assert!(err.contains("ResourceNotFoundException"), "{err}");
-    let (code, err) = cli.fails(&["keys", "create", "--usage", "NOPE", "--algorithm", "AES_128", "--modes", "E"]);
+    let (code, err) = cli.fails(&[
+        "keys",
+        "create",
+        "--usage",
+        "NOPE",
+        "--algorithm",
+        "AES_128",
+        "--modes",
+        "E",
+    ]);
     one_line_error(&err);
     assert_eq!(code, 1);
     assert!(err.contains("ValidationException"), "{err}");
-    let (code, err) = cli.fails(&["keys", "create", "--usage", "TR31_P0_PIN_ENCRYPTION_KEY", "--algorithm", "AES_128", "--modes", "Q"]);
+    let (code, err) = cli.fails(&[
+        "keys",
+        "create",
+        "--usage",
+        "TR31_P0_PIN_ENCRYPTION_KEY",
+        "--algorithm",
+        "AES_128",
+        "--modes",
+        "Q",
+    ]);
     one_line_error(&err);
     assert_eq!(code, 2);
     let (code, err) = cli.fails(&["keys", "import"]);
@@ -305,7 +401,13 @@ fn operator_commands_against_a_running_server() {
     assert_eq!(code, 2);
     let bad = |creds: &Path, endpoint: &str| {
         let o = Command::new(BIN)
-            .args(["keys", "list", "--endpoint-url", endpoint, "--credentials-file"])
+            .args([
+                "keys",
+                "list",
+                "--endpoint-url",
+                endpoint,
+                "--credentials-file",
+            ])
             .arg(creds)
             .env_remove("PAYCRYPT_ACCESS_KEY_ID")
             .env_remove("PAYCRYPT_SECRET_ACCESS_KEY")
@@ -316,14 +418,25 @@ fn operator_commands_against_a_running_server() {
         (o.status.code().unwrap(), err)
     };
     assert_eq!(bad(&cli.creds, "ftp://x").0, 2);
-    assert_eq!(bad(Path::new("/nonexistent/credentials"), &server.endpoint).0, 2);
+    assert_eq!(
+        bad(Path::new("/nonexistent/credentials"), &server.endpoint).0,
+        2
+    );
     let wrong = dir.join("wrong-credentials");
-    std::fs::write(&wrong, "[default]\naws_access_key_id = PCAKWRONG\naws_secret_access_key = nope\n").unwrap();
+    std::fs::write(
+        &wrong,
+        "[default]\naws_access_key_id = PCAKWRONG\naws_secret_access_key = nope\n",
+    )
+    .unwrap();
     let (code, err) = bad(&wrong, &server.endpoint);
     assert_eq!(code, 1);
     assert!(err.contains("UnrecognizedClientException"), "{err}");
     // Nothing listening: one line, exit 1.
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let (code, err) = bad(&cli.creds, &format!("http://127.0.0.1:{closed}"));
     assert_eq!(code, 1);
     assert!(err.contains("cannot connect"), "{err}");
@@ -334,12 +447,25 @@ fn operator_commands_against_a_running_server() {
     let m = admin(&["migrate", "--data-dir", data_s]);
     assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
     let mv: Value = serde_json::from_slice(&m.stdout).unwrap();
-    assert_eq!(mv["SchemaVersion"], paycrypt_keystore::SQLITE_SCHEMA_VERSION);
+    assert_eq!(
+        mv["SchemaVersion"],
+        paycrypt_keystore::SQLITE_SCHEMA_VERSION
+    );
     assert_eq!(mv["IntegrityFailures"], serde_json::json!([]));
 
     let new_key = dir.join("new-master.key");
-    std::fs::write(&new_key, "A1B2C3D4E5F60718293A4B5C6D7E8F90A1B2C3D4E5F60718293A4B5C6D7E8F90\n").unwrap();
-    let r = admin(&["rotate-master-key", "--data-dir", data_s, "--new-master-key-file", new_key.to_str().unwrap()]);
+    std::fs::write(
+        &new_key,
+        "A1B2C3D4E5F60718293A4B5C6D7E8F90A1B2C3D4E5F60718293A4B5C6D7E8F90\n",
+    )
+    .unwrap();
+    let r = admin(&[
+        "rotate-master-key",
+        "--data-dir",
+        data_s,
+        "--new-master-key-file",
+        new_key.to_str().unwrap(),
+    ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let rv: Value = serde_json::from_slice(&r.stdout).unwrap();
     // 2 created + KEK + working key (+ the server's own import wrapping key pair).
@@ -349,7 +475,13 @@ fn operator_commands_against_a_running_server() {
     assert_eq!(old.status.code(), Some(1));
     one_line_error(&String::from_utf8(old.stderr).unwrap());
     // A missing new key file is a usage error.
-    let bad = admin(&["rotate-master-key", "--data-dir", data_s, "--new-master-key-file", "/nonexistent"]);
+    let bad = admin(&[
+        "rotate-master-key",
+        "--data-dir",
+        data_s,
+        "--new-master-key-file",
+        "/nonexistent",
+    ]);
     assert_eq!(bad.status.code(), Some(2));
 
     // ---- restart with the new master key: the keys still work
@@ -358,7 +490,13 @@ fn operator_commands_against_a_running_server() {
         endpoint: &server.endpoint,
         creds: data.join("credentials"),
     };
-    assert_eq!(s(&cli.ok(&["keys", "get", &wk_arn]), &["Key", "KeyCheckValue"]), hex::encode(&wk_kcv));
+    assert_eq!(
+        s(
+            &cli.ok(&["keys", "get", &wk_arn]),
+            &["Key", "KeyCheckValue"]
+        ),
+        hex::encode(&wk_kcv)
+    );
     export(&kek_arn, &wk_arn, &cli);
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
