@@ -138,9 +138,9 @@ pub struct AttributeArgs {
     /// KeyAlgorithm: TDES_2KEY, TDES_3KEY, AES_128, AES_192, AES_256, HMAC_SHA256, RSA_2048, …
     #[arg(long)]
     algorithm: Option<String>,
-    /// KeyClass.
-    #[arg(long, default_value = "SYMMETRIC_KEY")]
-    class: String,
+    /// KeyClass (default SYMMETRIC_KEY; PUBLIC_KEY for certificate imports).
+    #[arg(long)]
+    class: Option<String>,
     #[command(flatten)]
     modes: ModesArgs,
     /// The key may be exported (default).
@@ -152,7 +152,7 @@ pub struct AttributeArgs {
 }
 
 impl AttributeArgs {
-    fn key_attributes(&self) -> Result<Value, ClientError> {
+    fn key_attributes(&self, default_class: &str) -> Result<Value, ClientError> {
         let usage = self
             .usage
             .as_deref()
@@ -168,7 +168,7 @@ impl AttributeArgs {
         })?;
         Ok(json!({
             "KeyUsage": usage,
-            "KeyClass": self.class,
+            "KeyClass": self.class.as_deref().unwrap_or(default_class),
             "KeyAlgorithm": algorithm,
             "KeyModesOfUse": modes,
         }))
@@ -233,8 +233,8 @@ pub enum KeysCommand {
         /// Key ARN or alias.
         id: String,
     },
-    /// Import a key (ImportKey): a TR-31 block under a KEK, an RSA-OAEP key cryptogram, or a
-    /// TR-34 key block.
+    /// Import a key (ImportKey): a TR-31 block under a KEK, an RSA-OAEP key cryptogram, a
+    /// TR-34 key block, or a root / trusted public-key certificate.
     Import(ImportArgs),
     /// Get the wrapping certificate and import token for a key-cryptogram or TR-34 import
     /// (GetParametersForImport); writes the certificate (PEM) to a file.
@@ -286,13 +286,21 @@ pub struct ImportArgs {
     /// TR-34 key block (hex) (with --token, --ca and --signing-certificate).
     #[arg(long, requires = "token")]
     tr34: Option<String>,
+    /// A root CA certificate (PEM file) to import as a PUBLIC_KEY (with the key attributes,
+    /// e.g. --usage TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE --algorithm RSA_2048 --verify).
+    #[arg(long, conflicts_with_all = ["tr31", "cryptogram", "tr34", "trusted_certificate"])]
+    root_certificate: Option<PathBuf>,
+    /// A certificate (PEM file) signed by --ca to import as a trusted PUBLIC_KEY (with the key
+    /// attributes).
+    #[arg(long, conflicts_with_all = ["tr31", "cryptogram", "tr34"], requires = "ca")]
+    trusted_certificate: Option<PathBuf>,
     /// The import token of `keys import-params`.
     #[arg(long)]
     token: Option<String>,
     /// RSA-OAEP wrapping spec of the cryptogram (RSA_OAEP_SHA_256 or RSA_OAEP_SHA_512).
     #[arg(long)]
     wrapping_spec: Option<String>,
-    /// TR-34: the CA key (ARN or alias) that signed the sender's signing certificate.
+    /// TR-34 / --trusted-certificate: the CA key (ARN or alias) that signed the certificate.
     #[arg(long)]
     ca: Option<String>,
     /// TR-34: the sender's signing certificate (PEM file).
@@ -533,7 +541,10 @@ fn keys(opts: &ClientOpts, cmd: KeysCommand) -> Result<Value, ClientError> {
             tags,
         } => {
             let mut m = Map::new();
-            m.insert("KeyAttributes".into(), attributes.key_attributes()?);
+            m.insert(
+                "KeyAttributes".into(),
+                attributes.key_attributes("SYMMETRIC_KEY")?,
+            );
             m.insert("Exportable".into(), attributes.exportable().into());
             if disabled {
                 m.insert("Enabled".into(), false.into());
@@ -661,9 +672,10 @@ fn read_certificate(path: &Path) -> Result<String, ClientError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ClientError::usage(format!("cannot read {}: {}", path.display(), e.kind())))?;
     let t = text.trim();
-    if t.starts_with("-----BEGIN") {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    if t.starts_with(BEGIN) {
         Ok(Base64::encode_string(text.as_bytes()))
-    } else if Base64::decode_vec(t).is_ok_and(|d| d.starts_with(b"-----BEGIN")) {
+    } else if Base64::decode_vec(t).is_ok_and(|d| d.starts_with(BEGIN.as_bytes())) {
         Ok(t.to_owned())
     } else {
         Err(ClientError::usage(format!(
@@ -710,7 +722,10 @@ fn import_input(a: ImportArgs) -> Result<Value, ClientError> {
         json!({ "Tr31KeyBlock": { "WrappingKeyIdentifier": kek, "WrappedKeyBlock": block } })
     } else if let Some(cryptogram) = a.cryptogram {
         let mut m = Map::new();
-        m.insert("KeyAttributes".into(), a.attributes.key_attributes()?);
+        m.insert(
+            "KeyAttributes".into(),
+            a.attributes.key_attributes("SYMMETRIC_KEY")?,
+        );
         m.insert("Exportable".into(), a.attributes.exportable().into());
         m.insert("WrappedKeyCryptogram".into(), cryptogram.into());
         m.insert("ImportToken".into(), a.token.unwrap_or_default().into());
@@ -737,9 +752,23 @@ fn import_input(a: ImportArgs) -> Result<Value, ClientError> {
             m.insert("RandomNonce".into(), n.into());
         }
         json!({ "Tr34KeyBlock": m })
+    } else if let Some(cert) = a.root_certificate {
+        json!({ "RootCertificatePublicKey": {
+            "KeyAttributes": a.attributes.key_attributes("PUBLIC_KEY")?,
+            "PublicKeyCertificate": read_certificate(&cert)?,
+        } })
+    } else if let Some(cert) = a.trusted_certificate {
+        let ca =
+            a.ca.ok_or_else(|| ClientError::usage("--trusted-certificate needs --ca"))?;
+        json!({ "TrustedCertificatePublicKey": {
+            "KeyAttributes": a.attributes.key_attributes("PUBLIC_KEY")?,
+            "PublicKeyCertificate": read_certificate(&cert)?,
+            "CertificateAuthorityPublicKeyIdentifier": ca,
+        } })
     } else {
         return Err(ClientError::usage(
-            "give one of --tr31 BLOCK --kek ID, --cryptogram HEX --token T, --tr34 HEX --token T",
+            "give one of --tr31 BLOCK --kek ID, --cryptogram HEX --token T, --tr34 HEX --token T, \
+             --root-certificate FILE, --trusted-certificate FILE --ca ID",
         ));
     };
     let mut m = Map::new();

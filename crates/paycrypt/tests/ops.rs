@@ -62,7 +62,13 @@ impl Server {
             if let Some(status) = s.child.try_wait().unwrap() {
                 panic!("paycrypt serve exited early: {status}");
             }
-            if let Ok(mut c) = TcpStream::connect(&listen) {
+            if extra.contains(&"--tls-cert") {
+                // TLS: a listening socket is enough; the test's first command checks the rest.
+                if TcpStream::connect(&listen).is_ok() {
+                    s.endpoint = format!("https://{listen}");
+                    return s;
+                }
+            } else if let Ok(mut c) = TcpStream::connect(&listen) {
                 let _ =
                     c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
                 let mut r = String::new();
@@ -498,6 +504,236 @@ fn operator_commands_against_a_running_server() {
         hex::encode(&wk_kcv)
     );
     export(&kek_arn, &wk_arn, &cli);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An https endpoint: trusted through --ca-file; refused (one line, exit 1) without it.
+#[test]
+fn https_endpoint_with_ca_file() {
+    let dir = tmp_dir("tls");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args(["-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("openssl is not available: the https client test cannot make a certificate");
+        return;
+    }
+    let data = dir.join("data");
+    let server = Server::start(
+        &data,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let creds = data.join("credentials");
+    let run = |extra: &[&str]| {
+        Command::new(BIN)
+            .args([
+                "--output",
+                "json",
+                "keys",
+                "list",
+                "--endpoint-url",
+                &server.endpoint,
+            ])
+            .arg("--credentials-file")
+            .arg(&creds)
+            .args(extra)
+            .env_remove("PAYCRYPT_ACCESS_KEY_ID")
+            .env_remove("PAYCRYPT_SECRET_ACCESS_KEY")
+            .env_remove("SSL_CERT_FILE")
+            .output()
+            .unwrap()
+    };
+    // The credentials file is written before the port opens; wait for the TLS listener.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let o = loop {
+        let o = run(&["--ca-file", cert.to_str().unwrap()]);
+        if o.status.success() || Instant::now() > deadline {
+            break o;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["Keys"], serde_json::json!([]));
+    // Not trusted by the system bundle (or no bundle at all): refused, one line.
+    let o = run(&[]);
+    assert!(!o.status.success());
+    one_line_error(&String::from_utf8(o.stderr).unwrap());
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn openssl(args: &[&str], dir: &Path) -> bool {
+    Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `keys import --root-certificate` and `keys export --cryptogram`: a root CA and an RSA-3072
+/// leaf made by openssl; the exported cryptogram decrypts (paycrypt-core RSA-OAEP with the
+/// leaf's private key) to a key whose CMAC KCV is the one the server reports.
+#[test]
+fn export_key_cryptogram_to_an_openssl_certificate() {
+    let dir = tmp_dir("kc");
+    let steps: [&[&str]; 4] = [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=ops root",
+        ],
+        &[
+            "req",
+            "-newkey",
+            "rsa:3072",
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=ops leaf",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "2",
+            "-days",
+            "2",
+            "-out",
+            "leaf.pem",
+        ],
+        &[
+            "pkcs8", "-topk8", "-nocrypt", "-in", "leaf.key", "-outform", "DER", "-out", "leaf.der",
+        ],
+    ];
+    if !steps.iter().all(|a| openssl(a, &dir)) {
+        eprintln!("openssl is not available: cannot make the certificates for this test");
+        return;
+    }
+    let data = dir.join("data");
+    let server = Server::start(&data, &[]);
+    let cli = Cli {
+        endpoint: &server.endpoint,
+        creds: data.join("credentials"),
+    };
+    let ca = cli.ok(&[
+        "keys",
+        "import",
+        "--root-certificate",
+        dir.join("ca.pem").to_str().unwrap(),
+        "--usage",
+        "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE",
+        "--algorithm",
+        "RSA_2048",
+        "--verify",
+    ]);
+    assert_eq!(s(&ca, &["Key", "KeyAttributes", "KeyClass"]), "PUBLIC_KEY");
+    let ca_arn = s(&ca, &["Key", "KeyArn"]).to_owned();
+    let k = cli.ok(&[
+        "keys",
+        "create",
+        "--usage",
+        "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY",
+        "--algorithm",
+        "AES_128",
+        "--modes",
+        "B",
+        "--exportable",
+    ]);
+    let arn = s(&k, &["Key", "KeyArn"]).to_owned();
+    let e = cli.ok(&[
+        "keys",
+        "export",
+        &arn,
+        "--cryptogram",
+        "--certificate",
+        dir.join("leaf.pem").to_str().unwrap(),
+        "--ca",
+        &ca_arn,
+        "--wrapping-spec",
+        "RSA_OAEP_SHA_512",
+    ]);
+    assert_eq!(
+        s(&e, &["WrappedKey", "WrappedKeyMaterialFormat"]),
+        "KEY_CRYPTOGRAM"
+    );
+    let leaf_key = std::fs::read(dir.join("leaf.der")).unwrap();
+    let ct = hex::decode("c", s(&e, &["WrappedKey", "KeyMaterial"])).unwrap();
+    let clear =
+        paycrypt_core::asym::rsa_decrypt(&leaf_key, RsaPadding::OaepSha512, &ct, None).unwrap();
+    let kcv = kcv::cmac_kcv(&BlockCipher::aes(clear.expose()).unwrap(), 3).unwrap();
+    assert_eq!(hex::encode(&kcv), s(&k, &["Key", "KeyCheckValue"]));
+    // A certificate the CA did not sign is refused by the server: one line, exit 1.
+    let (code, err) = cli.fails(&[
+        "keys",
+        "export",
+        &arn,
+        "--cryptogram",
+        "--certificate",
+        dir.join("ca.pem").to_str().unwrap(),
+        "--ca",
+        &ca_arn,
+    ]);
+    one_line_error(&err);
+    assert_eq!(code, 1, "{err}");
+    // A file that is not a certificate is a usage error.
+    let (code, err) = cli.fails(&[
+        "keys",
+        "export",
+        &arn,
+        "--cryptogram",
+        "--certificate",
+        dir.join("leaf.csr").to_str().unwrap(),
+        "--ca",
+        &ca_arn,
+    ]);
+    one_line_error(&err);
+    assert_eq!(code, 2, "{err}");
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
