@@ -36,3 +36,9 @@ pub use seal::MasterKeySource;
 pub use store::{
     CreateKeyRequest, ImportKeyRequest, LoadedKey, Store, StoreConfig, MAX_ALIASES, MAX_KEYS,
 };
+
+/// The schema version [`Store::open`] brings an SQLite database to (it applies pending
+/// migrations on open and refuses a database made by a newer program).
+pub const SQLITE_SCHEMA_VERSION: usize = sqlite::MIGRATIONS.len();
+/// The schema version [`Store::open`] brings a PostgreSQL database to.
+pub const POSTGRES_SCHEMA_VERSION: usize = postgres::MIGRATIONS.len();

@@ -21,7 +21,7 @@ use crate::seal::Sealed;
 pub(crate) const CHANNEL: &str = "paycrypt_changes";
 
 /// Ordered schema migrations (PostgreSQL dialect of [`crate::sqlite`]'s list).
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: initial schema.
     "CREATE TABLE meta (
          name  TEXT PRIMARY KEY NOT NULL,

@@ -12,7 +12,7 @@ use crate::seal::Sealed;
 
 /// Ordered schema migrations; migration `i` brings the schema to version `i + 1`.
 /// Never edit a released migration: append a new one.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: initial schema.
     "CREATE TABLE meta (
          name  TEXT PRIMARY KEY NOT NULL,

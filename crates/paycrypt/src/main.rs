@@ -1,7 +1,10 @@
 //! `paycrypt`: the command-line entry point. `paycrypt serve` runs the AWS Payment
 //! Cryptography–compatible server (see `paycrypt_server`); `paycrypt calc` holds the
-//! offline calculators that call paycrypt-core directly.
+//! offline calculators that call paycrypt-core directly; `paycrypt keys` / `paycrypt aliases`
+//! manage keys on a running server through its AWS API (SigV4-signed), and `paycrypt admin`
+//! rotates the master key or migrates the database of a stopped server.
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,6 +13,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod calc;
+mod client;
+mod ops;
 use paycrypt_keystore::MasterKeySource;
 use paycrypt_server::audit::AuditDestination;
 use paycrypt_server::config::{Config, ENV_MASTER_KEY};
@@ -21,7 +26,7 @@ use paycrypt_server::config::{Config, ENV_MASTER_KEY};
     about = "A software payment HSM speaking the AWS Payment Cryptography API"
 )]
 struct Cli {
-    /// Output format (for `calc`).
+    /// Output format (for `calc`, `keys`, `aliases`, `admin`).
     #[arg(long, global = true, value_enum, default_value_t = calc::OutputFormat::Table)]
     output: calc::OutputFormat,
     #[command(subcommand)]
@@ -71,12 +76,36 @@ enum Command {
     /// Offline payment-crypto calculators (no server): PIN blocks, DUKPT, CVV, ARQC, MAC, KCV, ...
     #[command(subcommand)]
     Calc(calc::CalcCommand),
+    /// Manage keys on a running server (CreateKey, ListKeys, ImportKey, ExportKey, …).
+    Keys {
+        #[command(flatten)]
+        client: ops::ClientOpts,
+        #[command(subcommand)]
+        command: Box<ops::KeysCommand>,
+    },
+    /// Manage aliases on a running server (CreateAlias, ListAliases, …).
+    Aliases {
+        #[command(flatten)]
+        client: ops::ClientOpts,
+        #[command(subcommand)]
+        command: ops::AliasesCommand,
+    },
+    /// Offline maintenance of a stopped server's data directory: master-key rotation, schema
+    /// migration.
+    #[command(subcommand)]
+    Admin(ops::AdminCommand),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     match cli.command {
         Command::Calc(cmd) => calc::run(cmd, cli.output),
+        Command::Keys { client, command } => ops::run_keys(&client, *command, cli.output),
+        Command::Aliases { client, command } => ops::run_aliases(&client, command, cli.output),
+        Command::Admin(cmd) => ops::run_admin(cmd, cli.output),
         Command::Serve {
             listen,
             data_dir,
@@ -117,4 +146,38 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Print a command-line parsing error as one `error: …` line (exit code 2); `--help` and
+/// `--version` print as usual.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.use_stderr() {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    // The message is everything before clap's "Usage:" / "For more information" lines
+    // (a list of missing arguments spans several lines), collapsed to one line.
+    let text = e.render().to_string();
+    let first = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .flat_map(str::split_whitespace)
+        .collect::<Vec<_>>()
+        .join(" ");
+    if first.starts_with("error:") {
+        eprintln!("{first} (see --help)");
+    } else {
+        eprintln!("error: {first} (see --help)");
+    }
+    ExitCode::from(2)
 }
