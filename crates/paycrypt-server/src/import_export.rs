@@ -5,7 +5,8 @@
 //! * **TR-31** (`Tr31KeyBlock`) under an existing KEK (K0/K1): import versions A/B/C under a TDES
 //!   KEK and D under an AES KEK; export version B (TDES KEK) or D (AES KEK). The header is mapped
 //!   to `KeyAttributes` (usage, algorithm + length, mode of use, exportability `E`/`S` →
-//!   exportable, `N` → not) and checked by the store like any other key.
+//!   exportable, `N` → not; the letter itself is recorded) and checked by the store like any
+//!   other key.
 //! * **KEY_CRYPTOGRAM**: RSA-OAEP (SHA-256/SHA-512) import under a wrapping key from
 //!   `GetParametersForImport` (token single-use, see [`crate::ca`]), and export to an RSA
 //!   certificate signed by an imported CA. Only TDES and AES-128 keys, RSA-2048 only for TDES.
@@ -22,10 +23,15 @@
 //! * ECDH (`DiffieHellmanTr31KeyBlock`) and AS2805 are refused with a `ValidationException`
 //!   naming the member.
 //!
-//! Exportability: a key with `Exportable=false` never leaves; `KeyBlockHeaders` may only narrow
-//! the modes of use. The store keeps one `Exportable` flag, so the TR-31 `E`/`S` distinction of an
-//! imported block is not retained (both import as exportable), so every exportable key may leave
-//! by TR-31, TR-34 or KEY_CRYPTOGRAM (AWS: `E` keys by key block only). The wrapping key must be at least
+//! Exportability (X9.143 letters, AWS `KeyExportability`; decided in
+//! [`crate::policy::authorize`] with `KeyUse::ExportKeyBy`): the store records each key's
+//! letter. A TR-31 or TR-34 import keeps the block's `E`/`N`/`S`; `CreateKey` and KEY_CRYPTOGRAM
+//! imports record `S` when `Exportable=true` (AWS lets keys it generated leave by any method;
+//! a key cryptogram carries no letter) and `N` otherwise. `N` never leaves; `E` leaves only in a
+//! key block (TR-31 or TR-34: AWS "EXPORTABLE … under a KEK using TR-31 or TR-34 key block
+//! export only"); `S` also as a KEY_CRYPTOGRAM. `KeyBlockHeaders` may only narrow the modes of
+//! use and the exportability (an `E` key cannot be exported as `S`). Keys stored before the
+//! letter was recorded count as `S` when exportable. The wrapping key must be at least
 //! as strong as the key it protects (NIST SP 800-57 strengths, [`KeyAlgorithm::strength_bits`]).
 
 use std::sync::Arc;
@@ -48,7 +54,7 @@ use serde_json::{json, Value};
 use crate::ca::{self, CertPurpose, LocalCa, TokenKind};
 use crate::control::{key_attributes, key_output, tags};
 use crate::error::ApiError;
-use crate::policy::{authorize, KeyUse};
+use crate::policy::{authorize, ExportMethod, KeyUse};
 use crate::state::{AppState, Ctx};
 use crate::tr34;
 use crate::validate::{text, Input, StrShape, KEY_IDENTIFIER};
@@ -306,6 +312,15 @@ fn hm_code(alg: KeyAlgorithm) -> Option<&'static str> {
     })
 }
 
+/// The AWS `KeyExportability` of a TR-31 header's exportability letter.
+fn exportability_of(h: &Tr31Header) -> KeyExportability {
+    match h.exportability {
+        Exportability::NonExportable => KeyExportability::NonExportable,
+        Exportability::Sensitive => KeyExportability::Sensitive,
+        _ => KeyExportability::Exportable,
+    }
+}
+
 /// Map an authenticated TR-31 header (and the unwrapped key length) to `KeyAttributes` and
 /// `Exportable`.
 fn attributes_from_header(
@@ -469,6 +484,8 @@ struct Common {
     kcv_alg: Option<KeyCheckValueAlgorithm>,
     enabled: Option<bool>,
     tags: Vec<Tag>,
+    /// `ReplicationRegions` (`None`: the account's defaults).
+    regions: Option<Vec<String>>,
 }
 
 fn read_import_material(i: &mut Input<'_>) -> Result<ImportMaterial, ApiError> {
@@ -591,8 +608,8 @@ pub async fn import_key(
         )?,
         enabled: i.opt_bool("Enabled")?,
         tags: tags(&mut i, "Tags", false)?,
+        regions: crate::control_more::replication_regions(&mut i, "ReplicationRegions", false)?,
     };
-    i.unsupported("ReplicationRegions")?;
     // Accepted and never logged (the model marks it sensitive).
     let _ = i.opt_str("RequesterComment", text(0, 200))?;
     i.finish()?;
@@ -611,6 +628,9 @@ fn import_blocking(
     now: f64,
 ) -> Result<(paycrypt_keystore::model::Key, Vec<String>), ApiError> {
     let mut used = Vec::new();
+    // The TR-31 exportability recorded with the key: the key block's letter (TR-31, TR-34);
+    // `None` (SENSITIVE if exportable) for KEY_CRYPTOGRAM, which carries only `Exportable`.
+    let mut letter: Option<KeyExportability> = None;
     let (attrs, exportable, clear) = match material {
         ImportMaterial::Cryptogram {
             attrs,
@@ -666,6 +686,7 @@ fn import_blocking(
             let (header, clear) = unwrap_tr31(&kek, &block)?;
             check_kp(&header, &kek)?;
             let (attrs, exportable) = attributes_from_header(&header, clear.expose().len())?;
+            letter = Some(exportability_of(&header));
             check_strength(kek.key.key_attributes.key_algorithm, attrs.key_algorithm)?;
             (attrs, exportable, clear)
         }
@@ -745,19 +766,23 @@ fn import_blocking(
             })?;
             let header = tr34_header(&r.header)?;
             let (attrs, exportable) = attributes_from_header(&header, r.key.expose().len())?;
+            letter = Some(exportability_of(&header));
             check_tr34_algorithm(attrs.key_algorithm)?;
             check_strength(p.algorithm, attrs.key_algorithm)?;
             (attrs, exportable, r.key)
         }
     };
-    let key = s.import_key(ImportKeyRequest {
-        key_attributes: attrs,
-        material: clear,
-        key_check_value_algorithm: common.kcv_alg,
-        exportable,
-        enabled: common.enabled,
-        tags: common.tags,
-    })?;
+    let key = s.import_key_with(
+        ImportKeyRequest {
+            key_attributes: attrs,
+            material: clear,
+            key_check_value_algorithm: common.kcv_alg,
+            exportable,
+            enabled: common.enabled,
+            tags: common.tags,
+        },
+        paycrypt_keystore::KeyOptions::new(common.regions, letter),
+    )?;
     Ok((key, used))
 }
 
@@ -1019,7 +1044,12 @@ fn export_blocking(
 ) -> Result<(Value, Vec<String>), ApiError> {
     let key = s.key_for_use(export_id)?;
     let mut used = vec![key.key.key_arn.clone()];
-    authorize(&key.key, KeyUse::ExportKey)?;
+    let method = match &material {
+        ExportMaterial::Tr31 { .. } => ExportMethod::Tr31KeyBlock,
+        ExportMaterial::Cryptogram { .. } => ExportMethod::KeyCryptogram,
+        ExportMaterial::Tr34 { .. } => ExportMethod::Tr34KeyBlock,
+    };
+    authorize(&key.key, KeyUse::ExportKeyBy(method))?;
     let attrs = key.key.key_attributes;
     if attrs.key_class != KeyClass::SymmetricKey {
         return Err(ApiError::validation(
@@ -1221,6 +1251,16 @@ fn export_header(
         ApiError::validation("KeyBlockHeaders.KeyModesOfUse has no TR-31 mode of use")
     })?;
     let mode = ModeOfUse::from_code(&letter.to_string()).map_err(kb)?;
+    // The header may narrow the key's exportability, never widen it (an `E` key cannot be
+    // exported as `S`).
+    if let Some(e) = headers.exportability {
+        if e.rank() > key.key.effective_exportability().rank() {
+            return Err(ApiError::validation(format!(
+                "KeyBlockHeaders.KeyExportability {e} is less restrictive than the key's exportability {}",
+                key.key.effective_exportability()
+            )));
+        }
+    }
     let exportability = match headers.exportability {
         None | Some(KeyExportability::Exportable) => Exportability::Trusted,
         Some(KeyExportability::NonExportable) => Exportability::NonExportable,

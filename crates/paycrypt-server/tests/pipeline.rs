@@ -22,6 +22,7 @@ fn app() -> axum::Router {
         metrics: Metrics::default(),
         audit: AuditLog::open(&AuditDestination::Off).unwrap(),
         max_body_bytes: 64 * 1024,
+        throttle: Default::default(),
     });
     paycrypt_server::router(state)
 }
