@@ -686,7 +686,7 @@ mod tests {
         let req = CertReq::from_der(&der).unwrap();
         assert_eq!(
             req.info.subject.to_string(),
-            "C=US,CN=paycrypt test,1.2.840.113549.1.9.1=a@b.c"
+            "EMAIL=a@b.c,CN=paycrypt test,C=US"
         );
         let tbs = req.info.to_der().unwrap();
         aws_lc_rs::signature::UnparsedPublicKey::new(

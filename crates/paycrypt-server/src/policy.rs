@@ -577,7 +577,45 @@ mod tests {
             delete_pending_timestamp: None,
             delete_timestamp: None,
             derive_key_usage: None,
+            multi_region_key_type: None,
+            primary_region: None,
+            replication_status: None,
+            using_default_replication_regions: None,
+            exportability: None,
         }
+    }
+
+    #[test]
+    fn export_methods_by_exportability() {
+        use paycrypt_keystore::model::KeyExportability as E;
+        let all = [
+            ExportMethod::Tr31KeyBlock,
+            ExportMethod::Tr34KeyBlock,
+            ExportMethod::DiffieHellmanTr31KeyBlock,
+            ExportMethod::KeyCryptogram,
+            ExportMethod::As2805KeyCryptogram,
+        ];
+        let mut k = key(KeyUsage::D0SymmetricDataEncryptionKey, KeyAlgorithm::Aes128, 'B');
+        // Not exportable: never, whatever letter is recorded.
+        k.exportability = Some(E::Sensitive);
+        for m in all {
+            assert!(authorize(&k, KeyUse::ExportKeyBy(m)).is_err());
+        }
+        k.exportable = true;
+        for m in all {
+            assert!(authorize(&k, KeyUse::ExportKeyBy(m)).is_ok());
+        }
+        k.exportability = Some(E::Exportable);
+        for m in all {
+            assert_eq!(authorize(&k, KeyUse::ExportKeyBy(m)).is_ok(), m.is_key_block(), "{m:?}");
+        }
+        k.exportability = Some(E::NonExportable);
+        for m in all {
+            assert!(authorize(&k, KeyUse::ExportKeyBy(m)).is_err());
+        }
+        // Keys stored before the letter was recorded: exportable means S.
+        k.exportability = None;
+        assert!(authorize(&k, KeyUse::ExportKeyBy(ExportMethod::KeyCryptogram)).is_ok());
     }
 
     #[test]
