@@ -10,6 +10,7 @@ import time
 import warnings
 
 import psec
+import pydukpt
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -383,34 +384,96 @@ def test_exportability_n_never(cp, aes_kek, root_ca):
 
 
 def test_throttling(tmp_path):
-    server = Server(tmp_path, extra_args=["--rate-limit-cp", "2", "--rate-limit-dp", "1"])
+    # 0.2 requests/s per caller: a bucket of 1 request, refilled every 5 s.
+    server = Server(tmp_path, extra_args=["--rate-limit-cp", "0.2", "--rate-limit-dp", "0.2"])
     try:
         cp = client(server, "payment-cryptography", config=Config(retries={"max_attempts": 1}))
         dp = client(server, "payment-cryptography-data", config=Config(retries={"max_attempts": 1}))
-        codes = []
-        for _ in range(6):
-            try:
-                cp.list_keys()
-                codes.append("ok")
-            except ClientError as err:
-                codes.append(err.response["Error"]["Code"])
-                assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 429
-        assert codes[:2] == ["ok", "ok"] and "ThrottlingException" in codes, codes
-        assert set(codes) <= {"ok", "ThrottlingException"}
-        # The data plane has its own bucket (1/s): the first call is not throttled.
-        with pytest.raises(ClientError) as e:
-            for _ in range(4):
-                try:
-                    dp.encrypt_data(KeyIdentifier="alias/none", PlainText="00" * 16, EncryptionAttributes={"Symmetric": {"Mode": "ECB"}})
-                except dp.exceptions.ResourceNotFoundException:
-                    pass
-        assert error_code(e) == "ThrottlingException"
-        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
-        # The bucket refills; botocore's standard retry mode retries throttling by itself.
-        time.sleep(1.2)
         cp.list_keys()
-        retrying = client(server, "payment-cryptography", config=Config(retries={"max_attempts": 10, "mode": "standard"}))
-        for _ in range(5):
-            retrying.list_keys()
+        with pytest.raises(ClientError) as e:
+            cp.list_keys()
+        assert error_code(e) == "ThrottlingException" and isinstance(e.value, cp.exceptions.ThrottlingException)
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+        # The data plane has its own bucket: the first call is not throttled (the key does not
+        # exist), the second is.
+        encrypt = lambda: dp.encrypt_data(KeyIdentifier="alias/none", PlainText="00" * 16, EncryptionAttributes={"Symmetric": {"Mode": "ECB"}})  # noqa: E731
+        with pytest.raises(dp.exceptions.ResourceNotFoundException):
+            encrypt()
+        with pytest.raises(dp.exceptions.ThrottlingException) as e:
+            encrypt()
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+        # botocore's standard retry mode retries ThrottlingException until the bucket refills.
+        retrying = client(server, "payment-cryptography", config=Config(retries={"max_attempts": 12, "mode": "standard"}))
+        r = retrying.list_keys()
+        assert r["ResponseMetadata"]["RetryAttempts"] >= 1
     finally:
         assert server.stop() == 0
+
+
+# ---------------------------------------------------------------- ExportDukptInitialKey
+
+
+def aes_ecb(key: bytes, data: bytes) -> bytes:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    e = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    return e.update(data) + e.finalize()
+
+
+def aes_dukpt_initial_key(bdk: bytes, ksn: bytes) -> bytes:
+    # ANSI X9.24-3 initial key: AES-ECB under the BDK of the derivation data (version 01,
+    # counter 01, usage 8001 "initial key", algorithm 0002 AES-128, length 0080, initial key ID).
+    return aes_ecb(bdk, bytes([1, 1]) + bytes.fromhex("8001") + bytes.fromhex("0002") + bytes.fromhex("0080") + ksn[:8])
+
+
+def export_initial_key(cp, bdk_arn, kek_arn, ksn, headers=None):
+    return export_tr31(cp, bdk_arn, kek_arn, headers, ExportAttributes={"ExportDukptInitialKey": {"KeySerialNumber": ksn}})
+
+
+def test_export_dukpt_initial_key_tdes(cp, aes_kek):
+    bdk = psec.des.adjust_key_parity(os.urandom(16))
+    b = import_tr31(cp, aes_kek, psec.tr31.wrap(AES_KEK, "D0000B0TX00S0000", bdk))
+    ksn = "FFFF9876543210E00008"
+    w = export_initial_key(cp, b["KeyArn"], aes_kek, ksn)
+    header, ipek = psec.tr31.unwrap(AES_KEK, w["KeyMaterial"])
+    assert ipek == pydukpt.derive_ipek(bdk, bytes.fromhex(ksn))
+    assert str(header)[5:12] == "B1TX00S"  # as AWS's example B0096B1TX00S0000
+    assert w["KeyCheckValue"] == psec.des.generate_kcv(ipek, 3).hex().upper()
+    # The counter bits do not change the IPEK; narrowing the exportability is allowed.
+    w = export_initial_key(cp, b["KeyArn"], aes_kek, "FFFF9876543210E00000", {"KeyExportability": "EXPORTABLE"})
+    header, again = psec.tr31.unwrap(AES_KEK, w["KeyMaterial"])
+    assert again == ipek and str(header)[11] == "E"
+
+
+def test_export_dukpt_initial_key_aes(cp, aes_kek):
+    bdk = os.urandom(16)
+    b = import_tr31(cp, aes_kek, psec.tr31.wrap(AES_KEK, "D0000B0AX00E0000", bdk))
+    ksn = "123456789012345600000001"
+    w = export_initial_key(cp, b["KeyArn"], aes_kek, ksn)
+    header, ik = psec.tr31.unwrap(AES_KEK, w["KeyMaterial"])
+    assert ik == aes_dukpt_initial_key(bdk, bytes.fromhex(ksn))
+    assert str(header)[5:12] == "B1AX00E"  # an E BDK gives an E initial key
+    assert w["KeyCheckValue"] == kcv_aes_cmac(ik)
+
+
+def test_export_dukpt_initial_key_refusals(cp, aes_kek, root_ca):
+    ca_arn, _, leaf = root_ca
+    tdes_bdk = import_tr31(cp, aes_kek, psec.tr31.wrap(AES_KEK, "D0000B0TX00S0000", psec.des.adjust_key_parity(os.urandom(16))))
+    aes_bdk = import_tr31(cp, aes_kek, psec.tr31.wrap(AES_KEK, "D0000B0AX00S0000", os.urandom(16)))
+
+    def refused(key_arn, ksn, text, headers=None):
+        with pytest.raises(ClientError) as e:
+            export_initial_key(cp, key_arn, aes_kek, ksn, headers)
+        assert error_code(e) == "ValidationException" and text in str(e.value), str(e.value)
+
+    refused(tdes_bdk["KeyArn"], "123456789012345600000001", "KeySerialNumber")  # 24 hex for TDES
+    refused(aes_bdk["KeyArn"], "FFFF9876543210E00008", "KeySerialNumber")  # 20 hex for AES
+    refused(tdes_bdk["KeyArn"], "ffff9876543210e00008", "KeySerialNumber")  # pattern: upper-case hex
+    refused(aes_key(cp)["KeyArn"], "123456789012345600000001", "TR31_B0_BASE_DERIVATION_KEY")
+    with pytest.raises(ClientError) as e:
+        cp.export_key(
+            KeyMaterial={"KeyCryptogram": {"CertificateAuthorityPublicKeyIdentifier": ca_arn, "WrappingKeyCertificate": base64.b64encode(leaf.public_bytes(Encoding.PEM)).decode()}},
+            ExportKeyIdentifier=tdes_bdk["KeyArn"],
+            ExportAttributes={"ExportDukptInitialKey": {"KeySerialNumber": "FFFF9876543210E00008"}},
+        )
+    assert error_code(e) == "ValidationException" and "ExportDukptInitialKey" in str(e.value)

@@ -20,6 +20,11 @@
 //!   the `WrappingKeyIdentifier`/`SigningKeyIdentifier` variants (a stored key pair instead of a
 //!   token) are refused. AWS restricts TR-34 export to keys created in the service (model doc);
 //!   here any exportable TDES/AES-128 key may leave by TR-34.
+//! * **ExportDukptInitialKey** (`ExportAttributes`, TR-31 export only): the BDK (B0) is
+//!   authorized for export as usual, and its DUKPT initial key for the KSN leaves instead — the
+//!   TDES IPEK (TDES_2KEY BDK, 20-hex KSN) or the AES initial key (AES BDK, 24-hex KSN) — in a
+//!   TR-31 block with usage `B1`, exportability `S` for a SENSITIVE BDK (AWS's example
+//!   `B0096B1TX00S0000`) or `E` otherwise; the KCV returned is the initial key's.
 //! * ECDH (`DiffieHellmanTr31KeyBlock`) and AS2805 are refused with a `ValidationException`
 //!   naming the member.
 //!
@@ -1013,8 +1018,12 @@ pub async fn export_key(
     let material = read_export_material(&mut i)?;
     let export_id = i.req_str("ExportKeyIdentifier", KEY_IDENTIFIER)?.to_owned();
     let mut kcv_alg = None;
+    let mut dukpt_ksn = None;
     if let Some(mut a) = i.opt_obj("ExportAttributes")? {
-        a.unsupported("ExportDukptInitialKey")?;
+        if let Some(mut d) = a.opt_obj("ExportDukptInitialKey")? {
+            dukpt_ksn = Some(d.req_str("KeySerialNumber", KSN_20_OR_24)?.to_owned());
+            d.finish()?;
+        }
         let kcvs = kcv_names();
         kcv_alg = a.opt_enum(
             "KeyCheckValueAlgorithm",
@@ -1026,7 +1035,7 @@ pub async fn export_key(
     i.finish()?;
     let now = ca::now_secs();
     let (out, used) = run(state, move |s| {
-        export_blocking(s, &export_id, material, kcv_alg, now)
+        export_blocking(s, &export_id, material, kcv_alg, dukpt_ksn, now)
     })
     .await?;
     for arn in &used {
@@ -1040,6 +1049,7 @@ fn export_blocking(
     export_id: &str,
     material: ExportMaterial,
     kcv_alg: Option<KeyCheckValueAlgorithm>,
+    dukpt_ksn: Option<String>,
     now: f64,
 ) -> Result<(Value, Vec<String>), ApiError> {
     let key = s.key_for_use(export_id)?;
@@ -1056,9 +1066,25 @@ fn export_blocking(
             "Only symmetric keys can be exported with Tr31KeyBlock or KeyCryptogram",
         ));
     }
-    let (kcv_value, kcv_label) = match kcv_alg {
-        Some(a) => (kcv(attrs.key_algorithm, key.material(), a)?, a),
-        None => (
+    // ExportDukptInitialKey: the IPEK / IK of the BDK for this KSN leaves instead of the BDK.
+    let initial_key = match &dukpt_ksn {
+        Some(ksn) => {
+            if !matches!(material, ExportMaterial::Tr31 { .. }) {
+                return Err(ApiError::unsupported(
+                    "ExportAttributes.ExportDukptInitialKey with a KeyMaterial other than Tr31KeyBlock",
+                ));
+            }
+            Some(dukpt_initial_key(&key, ksn)?)
+        }
+        None => None,
+    };
+    let (kcv_value, kcv_label) = match (kcv_alg, &initial_key) {
+        (a, Some(ik)) => {
+            let a = a.unwrap_or(key.key.key_check_value_algorithm);
+            (kcv(attrs.key_algorithm, ik.expose(), a)?, a)
+        }
+        (Some(a), None) => (kcv(attrs.key_algorithm, key.material(), a)?, a),
+        (None, None) => (
             key.key.key_check_value.clone(),
             key.key.key_check_value_algorithm,
         ),
@@ -1077,7 +1103,10 @@ fn export_blocking(
                 ));
             }
             check_strength(kek.key.key_attributes.key_algorithm, attrs.key_algorithm)?;
-            let block = wrap_tr31(&kek, &key, &headers)?;
+            let block = match &initial_key {
+                Some(ik) => wrap_initial_key(&kek, &key, &headers, ik)?,
+                None => wrap_tr31(&kek, &key, &headers)?,
+            };
             (kek.key.key_arn.clone(), "TR31_KEY_BLOCK", block)
         }
         ExportMaterial::Cryptogram {
@@ -1195,6 +1224,72 @@ fn export_blocking(
         }),
         used,
     ))
+}
+
+/// `HexLength20Or24`: `[0-9A-F]{20}` or `[0-9A-F]{24}`.
+const KSN_20_OR_24: StrShape = StrShape {
+    min: 20,
+    max: 24,
+    pattern: "[0-9A-F]{20}$|^[0-9A-F]{24}",
+    check: is_ksn_20_or_24,
+};
+
+fn is_ksn_20_or_24(s: &str) -> bool {
+    (s.len() == 20 || s.len() == 24) && is_upper_hex(s)
+}
+
+/// The DUKPT initial key of a BDK for a KSN (AWS-API.md §3.8): the TDES IPEK (X9.24-1 A.6,
+/// TDES_2KEY BDK, 20-hex KSN, counter ignored) or the AES initial key (X9.24-3, AES BDK, 24-hex
+/// KSN whose first 16 hex digits are the initial key ID).
+fn dukpt_initial_key(bdk: &LoadedKey, ksn: &str) -> Result<SecretBytes, ApiError> {
+    use paycrypt_core::dukpt::{aes as daes, tdes as dtdes};
+    let a = bdk.key.key_attributes;
+    if a.key_usage != KeyUsage::B0BaseDerivationKey {
+        return Err(ApiError::validation(format!(
+            "ExportAttributes.ExportDukptInitialKey needs a TR31_B0_BASE_DERIVATION_KEY, not {}",
+            a.key_usage
+        )));
+    }
+    match (a.key_algorithm, ksn.len()) {
+        (KeyAlgorithm::Tdes2Key, 20) => {
+            let k = dtdes::Ksn::from_hex(ksn)?;
+            Ok(dtdes::derive_ipek(bdk.material(), &k)?)
+        }
+        (alg, 24) if alg.is_aes() => {
+            let k = daes::Ksn::from_hex(ksn)?;
+            Ok(daes::derive_initial_key(
+                bdk.material(),
+                &k.initial_key_id(),
+            )?)
+        }
+        (alg, _) => Err(ApiError::validation(format!(
+            "ExportAttributes.ExportDukptInitialKey.KeySerialNumber must be 20 hex digits for a TDES_2KEY BDK or 24 for an AES BDK (BDK is {alg})"
+        ))),
+    }
+}
+
+/// A TR-31 block carrying a DUKPT initial key: the BDK's header with usage `B1` and, unless
+/// `KeyBlockHeaders.KeyExportability` narrows it, exportability `S` for a SENSITIVE BDK (as
+/// AWS's example `B0096B1TX00S0000`) or `E` otherwise.
+fn wrap_initial_key(
+    kek: &LoadedKey,
+    bdk: &LoadedKey,
+    headers: &BlockHeaders,
+    initial_key: &SecretBytes,
+) -> Result<String, ApiError> {
+    let version = if kek.key.key_attributes.key_algorithm.is_tdes() {
+        Version::B
+    } else {
+        Version::D
+    };
+    let mut header = export_header(version, bdk, headers)?;
+    header.key_usage = TrUsage::from_code("B1").map_err(kb)?;
+    if headers.exportability.is_none()
+        && bdk.key.effective_exportability() == KeyExportability::Sensitive
+    {
+        header.exportability = Exportability::Sensitive;
+    }
+    Ok(tr31::wrap(kbpk(kek)?, &header, initial_key.expose())?)
 }
 
 fn wrap_tr31(kek: &LoadedKey, key: &LoadedKey, headers: &BlockHeaders) -> Result<String, ApiError> {

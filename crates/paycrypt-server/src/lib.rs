@@ -165,7 +165,9 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
         if let Some(plane) = plane {
             if !state.throttle.allow(&creds.access_key_id, plane) {
                 return Err(ApiError::Throttling {
-                    message: "Rate exceeded: too many requests for this access key; retry with backoff".into(),
+                    message:
+                        "Rate exceeded: too many requests for this access key; retry with backoff"
+                            .into(),
                 });
             }
         }

@@ -595,7 +595,11 @@ mod tests {
             ExportMethod::KeyCryptogram,
             ExportMethod::As2805KeyCryptogram,
         ];
-        let mut k = key(KeyUsage::D0SymmetricDataEncryptionKey, KeyAlgorithm::Aes128, 'B');
+        let mut k = key(
+            KeyUsage::D0SymmetricDataEncryptionKey,
+            KeyAlgorithm::Aes128,
+            'B',
+        );
         // Not exportable: never, whatever letter is recorded.
         k.exportability = Some(E::Sensitive);
         for m in all {
@@ -607,7 +611,11 @@ mod tests {
         }
         k.exportability = Some(E::Exportable);
         for m in all {
-            assert_eq!(authorize(&k, KeyUse::ExportKeyBy(m)).is_ok(), m.is_key_block(), "{m:?}");
+            assert_eq!(
+                authorize(&k, KeyUse::ExportKeyBy(m)).is_ok(),
+                m.is_key_block(),
+                "{m:?}"
+            );
         }
         k.exportability = Some(E::NonExportable);
         for m in all {
