@@ -177,14 +177,13 @@ def test_tags(cp):
         cp.list_tags_for_resource(ResourceArn="arn:aws:payment-cryptography:us-east-1:111122223333:alias/" + "x" * 20)
 
 
-def test_not_yet_supported_operation(cp):
-    with pytest.raises(cp.exceptions.ValidationException) as e:
-        cp.get_default_key_replication_regions()
-    assert "GetDefaultKeyReplicationRegions" in str(e.value) and "not supported" in str(e.value)
+def test_replication_to_own_region_refused(cp):
+    # A paycrypt deployment has one region: replicating to it is meaningless (see
+    # test_control_plane_more.py for the replication operations themselves).
     with pytest.raises(ClientError) as e:
         cp.create_key(
             KeyAttributes={"KeyUsage": D0, "KeyClass": "SYMMETRIC_KEY", "KeyAlgorithm": "AES_128", "KeyModesOfUse": {"Encrypt": True, "Wrap": True}},
             Exportable=False,
-            ReplicationRegions=["us-west-2"],
+            ReplicationRegions=["us-east-1"],
         )
     assert error_code(e) == "ValidationException" and "ReplicationRegions" in str(e.value)

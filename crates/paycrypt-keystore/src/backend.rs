@@ -31,6 +31,9 @@ pub(crate) struct Snapshot {
     pub tags: Vec<(String, Vec<Tag>)>,
     /// The master key id recorded by the backend, if any.
     pub master_key_id: Option<String>,
+    /// Account-level settings (name, value): default replication regions, MPA team
+    /// associations, resource policies (schema version 3).
+    pub settings: Vec<(String, String)>,
 }
 
 /// One write; a batch of them is applied all-or-nothing.
@@ -68,6 +71,8 @@ pub(crate) enum Change {
     SetTags { arn: String, tags: Vec<Tag> },
     /// Record the master key id the rows are sealed under.
     SetMasterKeyId(String),
+    /// Set (`Some`) or remove (`None`) an account-level setting.
+    SetSetting { name: String, value: Option<String> },
 }
 
 /// A persistence backend. Implementations must apply a batch atomically and durably.

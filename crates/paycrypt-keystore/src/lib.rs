@@ -34,7 +34,8 @@ pub mod validate;
 pub use error::StoreError;
 pub use seal::MasterKeySource;
 pub use store::{
-    CreateKeyRequest, ImportKeyRequest, LoadedKey, Store, StoreConfig, MAX_ALIASES, MAX_KEYS,
+    CreateKeyRequest, ImportKeyRequest, KeyOptions, LoadedKey, Store, StoreConfig, MAX_ALIASES,
+    MAX_KEYS,
 };
 
 /// The schema version [`Store::open`] brings an SQLite database to (it applies pending

@@ -272,6 +272,72 @@ wire_enum!(
     }
 );
 
+impl KeyExportability {
+    /// The TR-31 (X9.143) header letter: `E`, `N` or `S`.
+    pub fn tr31_code(self) -> char {
+        match self {
+            Self::Exportable => 'E',
+            Self::NonExportable => 'N',
+            Self::Sensitive => 'S',
+        }
+    }
+
+    /// From a TR-31 header letter.
+    pub fn from_tr31_code(c: char) -> Option<Self> {
+        match c {
+            'E' => Some(Self::Exportable),
+            'N' => Some(Self::NonExportable),
+            'S' => Some(Self::Sensitive),
+            _ => None,
+        }
+    }
+
+    /// Order by permissiveness: `N` (0) < `E` (1) < `S` (2).
+    pub fn rank(self) -> u8 {
+        match self {
+            Self::NonExportable => 0,
+            Self::Exportable => 1,
+            Self::Sensitive => 2,
+        }
+    }
+}
+
+wire_enum!(
+    /// AWS `MultiRegionKeyType`.
+    MultiRegionKeyType {
+        /// The key was created (or imported) in this region and lists replication regions.
+        Primary = "PRIMARY",
+        /// A replica of a key whose primary is in another region (never produced by paycrypt).
+        Replica = "REPLICA",
+    }
+);
+
+wire_enum!(
+    /// AWS `KeyReplicationState`.
+    KeyReplicationState {
+        /// Replication is under way.
+        InProgress = "IN_PROGRESS",
+        /// The replica is being removed.
+        DeleteInProgress = "DELETE_IN_PROGRESS",
+        /// Replication did not happen. paycrypt reports every requested region with this state:
+        /// a paycrypt deployment has one region and never copies keys elsewhere.
+        Failed = "FAILED",
+        /// The replica is in step with the primary.
+        Synchronized = "SYNCHRONIZED",
+    }
+);
+
+/// AWS `ReplicationStatusType`: the replication state of one region of a key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReplicationStatusType {
+    /// The state.
+    pub status: KeyReplicationState,
+    /// Why (for paycrypt: that the deployment has one region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+}
+
 /// AWS `KeyModesOfUse`: which operations a key may take part in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -456,6 +522,39 @@ pub struct Key {
     /// For K3 keys: the usage of keys derived with ECDH.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub derive_key_usage: Option<KeyUsage>,
+    /// `MultiRegionKeyType`: `PRIMARY` when replication regions were requested for the key
+    /// (paycrypt never creates replicas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_region_key_type: Option<MultiRegionKeyType>,
+    /// `PrimaryRegion`: this deployment's region, for multi-region keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_region: Option<String>,
+    /// `ReplicationStatus`: one entry per requested replication region (always `FAILED` with
+    /// a message: a paycrypt deployment has one region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_status: Option<std::collections::BTreeMap<String, ReplicationStatusType>>,
+    /// `UsingDefaultReplicationRegions`: whether the regions came from the account's default
+    /// replication regions (set for multi-region keys only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub using_default_replication_regions: Option<bool>,
+    /// The TR-31 exportability of the key (`N`, `E` or `S`, X9.143): not an AWS `Key` member,
+    /// so never serialized; persisted in its own database column and bound to the sealed
+    /// material. `None` for keys stored before it was recorded (then `exportable` alone decides,
+    /// as `SENSITIVE` when true).
+    #[serde(skip)]
+    pub exportability: Option<KeyExportability>,
+}
+
+impl Key {
+    /// The effective TR-31 exportability: the recorded letter, else `SENSITIVE`/`NON_EXPORTABLE`
+    /// from `exportable` (keys stored before the letter was recorded). `exportable == false`
+    /// always means `NON_EXPORTABLE`.
+    pub fn effective_exportability(&self) -> KeyExportability {
+        if !self.exportable {
+            return KeyExportability::NonExportable;
+        }
+        self.exportability.unwrap_or(KeyExportability::Sensitive)
+    }
 }
 
 /// AWS `KeySummary` (ListKeys).
@@ -474,6 +573,12 @@ pub struct KeySummary {
     pub exportable: bool,
     /// Enabled.
     pub enabled: bool,
+    /// `MultiRegionKeyType` (as on [`Key`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_region_key_type: Option<MultiRegionKeyType>,
+    /// `PrimaryRegion` (as on [`Key`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_region: Option<String>,
 }
 
 impl From<&Key> for KeySummary {
@@ -485,6 +590,8 @@ impl From<&Key> for KeySummary {
             key_check_value: k.key_check_value.clone(),
             exportable: k.exportable,
             enabled: k.enabled,
+            multi_region_key_type: k.multi_region_key_type,
+            primary_region: k.primary_region.clone(),
         }
     }
 }

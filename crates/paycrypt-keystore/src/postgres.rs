@@ -47,6 +47,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      );",
     // 2: row versions for optimistic concurrency.
     "ALTER TABLE keys ADD COLUMN version BIGINT NOT NULL DEFAULT 1;",
+    // 3: account-level settings (replication regions, MPA teams, resource policies) and the
+    // TR-31 exportability letter of each key (NULL for keys stored before).
+    "CREATE TABLE settings (
+         name  TEXT PRIMARY KEY NOT NULL,
+         value TEXT NOT NULL
+     );
+     ALTER TABLE keys ADD COLUMN exportability TEXT;",
 ];
 
 /// A fixed advisory-lock id serializing migrations between nodes starting together.
@@ -164,7 +171,7 @@ impl Backend for PgBackend {
         };
         for r in tx
             .query(
-                "SELECT arn, key_json, sealed, master_key_id, version FROM keys ORDER BY arn",
+                "SELECT arn, key_json, sealed, master_key_id, version, exportability FROM keys ORDER BY arn",
                 &[],
             )
             .map_err(db_err("keys"))?
@@ -174,8 +181,11 @@ impl Backend for PgBackend {
             let blob: Option<Vec<u8>> = r.get(2);
             let mk: Option<String> = r.get(3);
             let version: i64 = r.get(4);
-            let key: Key = serde_json::from_str(&json)
+            let exportability: Option<String> = r.get(5);
+            let mut key: Key = serde_json::from_str(&json)
                 .map_err(|_| StoreError::internal(format!("key row {arn}: unreadable metadata")))?;
+            key.exportability =
+                crate::sqlite::parse_exportability(&arn, exportability.as_deref())?;
             if key.key_arn != arn {
                 return Err(StoreError::internal(format!(
                     "key row {arn}: metadata names another key"
@@ -225,6 +235,12 @@ impl Backend for PgBackend {
                 _ => snap.tags.push((arn, vec![tag])),
             }
         }
+        for r in tx
+            .query("SELECT name, value FROM settings ORDER BY name", &[])
+            .map_err(db_err("settings"))?
+        {
+            snap.settings.push((r.get(0), r.get(1)));
+        }
         tx.commit().map_err(db_err("commit"))?;
         Ok(snap)
     }
@@ -261,14 +277,16 @@ fn apply_one(tx: &mut Transaction<'_>, ch: &Change) -> Result<(), StoreError> {
     match ch {
         Change::InsertKey { key, sealed } => {
             tx.execute(
-                "INSERT INTO keys (arn, key_state, key_json, sealed, master_key_id, version)
-                 VALUES ($1, $2, $3, $4, $5, 1)",
+                "INSERT INTO keys (arn, key_state, key_json, sealed, master_key_id, version,
+                     exportability)
+                 VALUES ($1, $2, $3, $4, $5, 1, $6)",
                 &[
                     &key.key_arn,
                     &key.key_state.as_str(),
                     &key_json(key)?,
                     &sealed.blob,
                     &sealed.master_key_id,
+                    &key.exportability.map(|e| e.as_str()),
                 ],
             )
             .map_err(db_err("insert key"))?;
@@ -280,10 +298,11 @@ fn apply_one(tx: &mut Transaction<'_>, ch: &Change) -> Result<(), StoreError> {
         } => {
             let sql = if *destroy_material {
                 "UPDATE keys SET key_state = $2, key_json = $3, version = version + 1,
-                     sealed = NULL, master_key_id = NULL
+                     sealed = NULL, master_key_id = NULL, exportability = $5
                  WHERE arn = $1 AND version = $4"
             } else {
-                "UPDATE keys SET key_state = $2, key_json = $3, version = version + 1
+                "UPDATE keys SET key_state = $2, key_json = $3, version = version + 1,
+                     exportability = $5
                  WHERE arn = $1 AND version = $4"
             };
             let n = tx
@@ -294,6 +313,7 @@ fn apply_one(tx: &mut Transaction<'_>, ch: &Change) -> Result<(), StoreError> {
                         &key.key_state.as_str(),
                         &key_json(key)?,
                         expected_version,
+                        &key.exportability.map(|e| e.as_str()),
                     ],
                 )
                 .map_err(db_err("update key"))?;
@@ -359,6 +379,17 @@ fn apply_one(tx: &mut Transaction<'_>, ch: &Change) -> Result<(), StoreError> {
                 )
                 .map_err(db_err("tags"))?;
             }
+        }
+        Change::SetSetting { name, value } => {
+            match value {
+                Some(v) => tx.execute(
+                    "INSERT INTO settings (name, value) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+                    &[name, v],
+                ),
+                None => tx.execute("DELETE FROM settings WHERE name = $1", &[name]),
+            }
+            .map_err(db_err("settings"))?;
         }
         Change::SetMasterKeyId(id) => {
             tx.execute(

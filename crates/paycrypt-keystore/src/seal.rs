@@ -216,7 +216,7 @@ pub(crate) fn aad(key: &Key) -> String {
     .iter()
     .map(|b| if *b { '1' } else { '0' })
     .collect();
-    format!(
+    let mut s = format!(
         "paycrypt-seal-v1|{}|{}|{}|{}|{}|{}|{}|{}",
         key.key_arn,
         a.key_usage,
@@ -226,7 +226,14 @@ pub(crate) fn aad(key: &Key) -> String {
         key.exportable,
         key.key_origin,
         key.derive_key_usage.map_or("-", |u| u.as_str()),
-    )
+    );
+    // The TR-31 exportability letter, when recorded (keys stored before it existed keep the
+    // v1 form above, so their material still unseals).
+    if let Some(e) = key.exportability {
+        s.push('|');
+        s.push(e.tr31_code());
+    }
+    s
 }
 
 fn decode_hex_key(s: &str) -> Option<Zeroizing<Vec<u8>>> {

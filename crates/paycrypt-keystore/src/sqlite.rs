@@ -38,6 +38,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      );",
     // 2: row versions for optimistic concurrency.
     "ALTER TABLE keys ADD COLUMN version INTEGER NOT NULL DEFAULT 1;",
+    // 3: account-level settings (replication regions, MPA teams, resource policies) and the
+    // TR-31 exportability letter of each key (NULL for keys stored before).
+    "CREATE TABLE settings (
+         name  TEXT PRIMARY KEY NOT NULL,
+         value TEXT NOT NULL
+     );
+     ALTER TABLE keys ADD COLUMN exportability TEXT;",
 ];
 
 fn db_err(what: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -150,7 +157,7 @@ impl Backend for SqliteBackend {
         {
             let mut st = tx
                 .prepare(
-                    "SELECT arn, key_json, sealed, master_key_id, version FROM keys ORDER BY arn",
+                    "SELECT arn, key_json, sealed, master_key_id, version, exportability FROM keys ORDER BY arn",
                 )
                 .map_err(db_err("keys"))?;
             let rows = st
@@ -161,14 +168,16 @@ impl Backend for SqliteBackend {
                         r.get::<_, Option<Vec<u8>>>(2)?,
                         r.get::<_, Option<String>>(3)?,
                         r.get::<_, i64>(4)?,
+                        r.get::<_, Option<String>>(5)?,
                     ))
                 })
                 .map_err(db_err("keys"))?;
             for row in rows {
-                let (arn, json, blob, mk, version) = row.map_err(db_err("keys"))?;
-                let key: Key = serde_json::from_str(&json).map_err(|_| {
+                let (arn, json, blob, mk, version, exportability) = row.map_err(db_err("keys"))?;
+                let mut key: Key = serde_json::from_str(&json).map_err(|_| {
                     StoreError::internal(format!("key row {arn}: unreadable metadata"))
                 })?;
+                key.exportability = parse_exportability(&arn, exportability.as_deref())?;
                 if key.key_arn != arn {
                     return Err(StoreError::internal(format!(
                         "key row {arn}: metadata names another key"
@@ -227,6 +236,17 @@ impl Backend for SqliteBackend {
                 }
             }
         }
+        {
+            let mut st = tx
+                .prepare("SELECT name, value FROM settings ORDER BY name")
+                .map_err(db_err("settings"))?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db_err("settings"))?;
+            for row in rows {
+                snap.settings.push(row.map_err(db_err("settings"))?);
+            }
+        }
         tx.commit().map_err(db_err("commit"))?;
         Ok(snap)
     }
@@ -264,14 +284,16 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, ch: &Change) -> Result<(), StoreErr
     match ch {
         Change::InsertKey { key, sealed } => {
             tx.execute(
-                "INSERT INTO keys (arn, key_state, key_json, sealed, master_key_id, version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 1)",
+                "INSERT INTO keys (arn, key_state, key_json, sealed, master_key_id, version,
+                     exportability)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
                 params![
                     key.key_arn,
                     key.key_state.as_str(),
                     key_json(key)?,
                     sealed.blob,
-                    sealed.master_key_id
+                    sealed.master_key_id,
+                    key.exportability.map(|e| e.as_str())
                 ],
             )
             .map_err(db_err("insert key"))?;
@@ -283,10 +305,11 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, ch: &Change) -> Result<(), StoreErr
         } => {
             let sql = if *destroy_material {
                 "UPDATE keys SET key_state = ?2, key_json = ?3, version = version + 1,
-                     sealed = NULL, master_key_id = NULL
+                     sealed = NULL, master_key_id = NULL, exportability = ?5
                  WHERE arn = ?1 AND version = ?4"
             } else {
-                "UPDATE keys SET key_state = ?2, key_json = ?3, version = version + 1
+                "UPDATE keys SET key_state = ?2, key_json = ?3, version = version + 1,
+                     exportability = ?5
                  WHERE arn = ?1 AND version = ?4"
             };
             let n = tx
@@ -296,7 +319,8 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, ch: &Change) -> Result<(), StoreErr
                         key.key_arn,
                         key.key_state.as_str(),
                         key_json(key)?,
-                        expected_version
+                        expected_version,
+                        key.exportability.map(|e| e.as_str())
                     ],
                 )
                 .map_err(db_err("update key"))?;
@@ -362,6 +386,17 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, ch: &Change) -> Result<(), StoreErr
                 .map_err(db_err("tags"))?;
             }
         }
+        Change::SetSetting { name, value } => {
+            match value {
+                Some(v) => tx.execute(
+                    "INSERT INTO settings (name, value) VALUES (?1, ?2)
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    params![name, v],
+                ),
+                None => tx.execute("DELETE FROM settings WHERE name = ?1", [name]),
+            }
+            .map_err(db_err("settings"))?;
+        }
         Change::SetMasterKeyId(id) => {
             tx.execute(
                 "INSERT OR REPLACE INTO meta (name, value) VALUES ('master_key_id', ?1)",
@@ -371,6 +406,21 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, ch: &Change) -> Result<(), StoreErr
         }
     }
     Ok(())
+}
+
+/// Parse the `exportability` column (`EXPORTABLE`/`NON_EXPORTABLE`/`SENSITIVE` or NULL).
+pub(crate) fn parse_exportability(
+    arn: &str,
+    v: Option<&str>,
+) -> Result<Option<crate::model::KeyExportability>, StoreError> {
+    match v {
+        None => Ok(None),
+        Some(s) => crate::model::KeyExportability::parse(s)
+            .map(Some)
+            .ok_or_else(|| {
+                StoreError::internal(format!("key row {arn}: unreadable exportability"))
+            }),
+    }
 }
 
 /// Make the database file readable by its owner only (the material in it is sealed, but the

@@ -10,8 +10,9 @@ use paycrypt_core::secret::SecretBytes;
 use crate::backend::{Backend, Change, MemoryBackend, Snapshot};
 use crate::error::StoreError;
 use crate::model::{
-    Alias, Key, KeyAlgorithm, KeyAttributes, KeyCheckValueAlgorithm, KeyClass, KeyOrigin, KeyState,
-    KeySummary, KeyUsage, Tag,
+    Alias, Key, KeyAlgorithm, KeyAttributes, KeyCheckValueAlgorithm, KeyClass, KeyExportability,
+    KeyOrigin, KeyReplicationState, KeyState, KeySummary, KeyUsage, MultiRegionKeyType,
+    ReplicationStatusType, Tag,
 };
 use crate::seal::{MasterKey, MasterKeySource};
 use crate::validate::{self, Identifier, Provenance, TokenKind};
@@ -91,6 +92,39 @@ pub struct ImportKeyRequest {
     pub tags: Vec<Tag>,
 }
 
+/// Options of [`Store::create_key_with`] / [`Store::import_key_with`] beyond the basic request.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct KeyOptions {
+    /// `ReplicationRegions`: `Some` = the caller's list (possibly empty); `None` = the
+    /// account's default replication regions ([`Store::default_replication_regions`]).
+    pub replication_regions: Option<Vec<String>>,
+    /// The TR-31 exportability to record (import: the key block's letter). `None`: `SENSITIVE`
+    /// for exportable keys, `NON_EXPORTABLE` otherwise. A non-exportable key is always
+    /// recorded `NON_EXPORTABLE`, and `NON_EXPORTABLE` makes the key non-exportable.
+    pub exportability: Option<KeyExportability>,
+}
+
+impl KeyOptions {
+    /// Options with these replication regions (`None` = account defaults) and exportability.
+    pub fn new(
+        replication_regions: Option<Vec<String>>,
+        exportability: Option<KeyExportability>,
+    ) -> Self {
+        Self {
+            replication_regions,
+            exportability,
+        }
+    }
+}
+
+/// Setting name of the account's default replication regions (a JSON list).
+const SETTING_DEFAULT_REGIONS: &str = "default-replication-regions";
+/// Setting-name prefix of MPA team associations (`mpa-team:<MpaOperation>` = team ARN).
+const SETTING_MPA_PREFIX: &str = "mpa-team:";
+/// Setting-name prefix of resource policies (`resource-policy:<key ARN>` = JSON document).
+const SETTING_POLICY_PREFIX: &str = "resource-policy:";
+
 /// A key ready for data-plane use: its metadata and its clear material.
 pub struct LoadedKey {
     /// Metadata (state, enabled, attributes, KCV...). The caller authorizes the use.
@@ -156,6 +190,7 @@ struct Cache {
     keys: HashMap<String, Entry>,
     aliases: BTreeMap<String, Option<String>>,
     tags: HashMap<String, Vec<Tag>>,
+    settings: BTreeMap<String, String>,
 }
 
 struct Writer {
@@ -200,6 +235,7 @@ fn build_cache(snap: Snapshot, master: &MasterKey) -> (Cache, usize) {
     }
     cache.aliases = snap.aliases.into_iter().collect();
     cache.tags = snap.tags.into_iter().collect();
+    cache.settings = snap.settings.into_iter().collect();
     (cache, broken)
 }
 
@@ -773,6 +809,11 @@ impl Store {
             delete_pending_timestamp: None,
             delete_timestamp: None,
             derive_key_usage,
+            multi_region_key_type: None,
+            primary_region: None,
+            replication_status: None,
+            using_default_replication_regions: None,
+            exportability: None,
         }
     }
 
@@ -792,6 +833,21 @@ impl Store {
     /// `Validation` for attributes outside the AWS table, a KCV algorithm that does not fit the
     /// key, or bad tags; `QuotaExceeded` past 2,000 keys.
     pub fn create_key(&self, req: CreateKeyRequest) -> Result<Key, StoreError> {
+        self.create_key_with(req, KeyOptions::default())
+    }
+
+    /// [`Store::create_key`] with the options of [`KeyOptions`] (replication regions, TR-31
+    /// exportability). Without `exportability`, an exportable created key is recorded as
+    /// `SENSITIVE` (AWS lets keys it generated leave by TR-31, TR-34 and RSA key cryptogram) and
+    /// a non-exportable one as `NON_EXPORTABLE`.
+    ///
+    /// # Errors
+    /// As [`Store::create_key`], plus `Validation` for a bad replication region.
+    pub fn create_key_with(
+        &self,
+        req: CreateKeyRequest,
+        opts: KeyOptions,
+    ) -> Result<Key, StoreError> {
         let attrs = req.key_attributes;
         validate::check_attributes(&attrs, req.derive_key_usage, Provenance::Create)?;
         validate::check_tags(&req.tags)?;
@@ -817,6 +873,7 @@ impl Store {
             KeyOrigin::AwsPaymentCryptography,
             req.derive_key_usage,
         );
+        let key = self.finish_new_key(key, opts)?;
         self.insert_new_key(key, material, req.tags)
     }
 
@@ -829,6 +886,19 @@ impl Store {
     /// # Errors
     /// As [`Store::create_key`], plus `Validation` for bad material.
     pub fn import_key(&self, req: ImportKeyRequest) -> Result<Key, StoreError> {
+        self.import_key_with(req, KeyOptions::default())
+    }
+
+    /// [`Store::import_key`] with the options of [`KeyOptions`]: the importer passes the TR-31
+    /// exportability of the key block (defaults as for [`Store::create_key_with`]).
+    ///
+    /// # Errors
+    /// As [`Store::import_key`], plus `Validation` for a bad replication region.
+    pub fn import_key_with(
+        &self,
+        req: ImportKeyRequest,
+        opts: KeyOptions,
+    ) -> Result<Key, StoreError> {
         let attrs = req.key_attributes;
         validate::check_attributes(&attrs, None, Provenance::Import)?;
         validate::check_tags(&req.tags)?;
@@ -853,6 +923,7 @@ impl Store {
             KeyOrigin::External,
             None,
         );
+        let key = self.finish_new_key(key, opts)?;
         self.insert_new_key(key, req.material, req.tags)
     }
 
@@ -1385,6 +1456,294 @@ impl Store {
             }
         }
         Ok(n)
+    }
+}
+
+/// Replication regions, account-level settings (default replication regions, MPA team
+/// associations, resource policies). A paycrypt deployment has **one region**: requested
+/// replication regions are stored and reported (`ReplicationStatus` = `FAILED` with a message
+/// saying so), never acted on. MPA team associations and resource policies are stored and
+/// returned, never enforced.
+impl Store {
+    /// The value of an account-level setting.
+    fn setting(&self, name: &str) -> Option<String> {
+        read(&self.inner.cache).settings.get(name).cloned()
+    }
+
+    /// Write settings (all or nothing), then update the cache. Call with the writer lock held.
+    fn write_settings(
+        &self,
+        w: &mut Writer,
+        changes: Vec<(String, Option<String>)>,
+    ) -> Result<(), StoreError> {
+        let batch: Vec<Change> = changes
+            .iter()
+            .map(|(name, value)| Change::SetSetting {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect();
+        w.apply(&batch)?;
+        let mut c = write(&self.inner.cache);
+        for (name, value) in changes {
+            match value {
+                Some(v) => c.settings.insert(name, v),
+                None => c.settings.remove(&name),
+            };
+        }
+        Ok(())
+    }
+
+    fn check_regions(&self, regions: &[String]) -> Result<(), StoreError> {
+        for r in regions {
+            if !validate::is_region(r) {
+                return Err(StoreError::validation(
+                    "ReplicationRegions: every region must match [a-z]{2}-[a-z]{1,16}-[0-9]+",
+                ));
+            }
+            if *r == self.inner.region {
+                return Err(StoreError::validation(format!(
+                    "ReplicationRegions: {r} is this deployment's own region"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Set a key's replication members from its region set.
+    fn set_replication(
+        &self,
+        key: &mut Key,
+        regions: &std::collections::BTreeSet<String>,
+        using_default: bool,
+    ) {
+        if regions.is_empty() {
+            key.multi_region_key_type = None;
+            key.primary_region = None;
+            key.replication_status = None;
+            key.using_default_replication_regions = None;
+            return;
+        }
+        let own = &self.inner.region;
+        key.multi_region_key_type = Some(MultiRegionKeyType::Primary);
+        key.primary_region = Some(own.clone());
+        key.using_default_replication_regions = Some(using_default);
+        key.replication_status = Some(
+            regions
+                .iter()
+                .map(|r| {
+                    (
+                        r.clone(),
+                        ReplicationStatusType {
+                            status: KeyReplicationState::Failed,
+                            status_message: Some(format!(
+                                "Not replicated: a paycrypt deployment has one region ({own}); \
+                                 the key exists only there"
+                            )),
+                        },
+                    )
+                })
+                .collect(),
+        );
+    }
+
+    fn key_regions(key: &Key) -> std::collections::BTreeSet<String> {
+        key.replication_status
+            .as_ref()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Exportability and replication of a key about to be inserted.
+    fn finish_new_key(&self, mut key: Key, opts: KeyOptions) -> Result<Key, StoreError> {
+        let e = match (key.exportable, opts.exportability) {
+            (false, _) | (true, Some(KeyExportability::NonExportable)) => {
+                KeyExportability::NonExportable
+            }
+            (true, Some(e)) => e,
+            (true, None) => KeyExportability::Sensitive,
+        };
+        key.exportable = e != KeyExportability::NonExportable;
+        key.exportability = Some(e);
+        let (regions, using_default) = match opts.replication_regions {
+            Some(r) => {
+                self.check_regions(&r)?;
+                (r, false)
+            }
+            None => (self.default_replication_regions(), true),
+        };
+        let set = regions.into_iter().collect();
+        self.set_replication(&mut key, &set, using_default);
+        Ok(key)
+    }
+
+    /// `GetDefaultKeyReplicationRegions`: the account's default replication regions (sorted).
+    pub fn default_replication_regions(&self) -> Vec<String> {
+        self.setting(SETTING_DEFAULT_REGIONS)
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or_default()
+    }
+
+    /// `EnableDefaultKeyReplicationRegions` (`enable`) / `DisableDefaultKeyReplicationRegions`:
+    /// add or remove regions from the account's defaults; returns the new list (sorted). New
+    /// keys created or imported without `ReplicationRegions` get these regions (reported as
+    /// not replicated, see the `impl` docs).
+    ///
+    /// # Errors
+    /// `Validation` for a malformed region or this deployment's own region; `Internal` on a
+    /// database error.
+    pub fn update_default_replication_regions(
+        &self,
+        enable: bool,
+        regions: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        self.check_regions(regions)?;
+        let mut w = lock(&self.inner.writer);
+        let mut set: std::collections::BTreeSet<String> =
+            self.default_replication_regions().into_iter().collect();
+        for r in regions {
+            if enable {
+                set.insert(r.clone());
+            } else {
+                set.remove(r);
+            }
+        }
+        let list: Vec<String> = set.into_iter().collect();
+        let value = if list.is_empty() {
+            None
+        } else {
+            Some(
+                serde_json::to_string(&list)
+                    .map_err(|_| StoreError::internal("cannot serialize regions"))?,
+            )
+        };
+        self.write_settings(&mut w, vec![(SETTING_DEFAULT_REGIONS.to_owned(), value)])?;
+        Ok(list)
+    }
+
+    /// `AddKeyReplicationRegions` / `RemoveKeyReplicationRegions`: change a key's replication
+    /// regions (removing unknown regions is a no-op). A key left with no region is no longer
+    /// multi-region. Explicit changes clear `UsingDefaultReplicationRegions`.
+    ///
+    /// # Errors
+    /// `Validation` for a malformed region or the own region; `NotFound`; `Conflict` unless the
+    /// key is CREATE_COMPLETE.
+    pub fn change_key_replication_regions(
+        &self,
+        key_identifier: &str,
+        add: bool,
+        regions: &[String],
+    ) -> Result<Key, StoreError> {
+        self.check_regions(regions)?;
+        self.update_key(key_identifier, |k| {
+            require_usable_state(k)?;
+            let mut set = Self::key_regions(k);
+            let before = set.clone();
+            for r in regions {
+                if add {
+                    set.insert(r.clone());
+                } else {
+                    set.remove(r);
+                }
+            }
+            if set == before {
+                return Ok(false);
+            }
+            self.set_replication(k, &set, false);
+            Ok(true)
+        })
+    }
+
+    /// `PutResourcePolicy`: store the policy document (as given) of a key. paycrypt does not
+    /// evaluate IAM or resource policies.
+    ///
+    /// # Errors
+    /// `Validation` for a malformed ARN; `NotFound` for an unknown key.
+    pub fn put_resource_policy(&self, resource_arn: &str, policy: &str) -> Result<(), StoreError> {
+        let mut w = lock(&self.inner.writer);
+        let arn = {
+            let c = read(&self.inner.cache);
+            self.resolve_key_arn(&c, "ResourceArn", resource_arn)?
+        };
+        self.write_settings(
+            &mut w,
+            vec![(
+                format!("{SETTING_POLICY_PREFIX}{arn}"),
+                Some(policy.to_owned()),
+            )],
+        )
+    }
+
+    /// `GetResourcePolicy`: the stored policy document of a key.
+    ///
+    /// # Errors
+    /// `Validation` for a malformed ARN; `NotFound` for an unknown key or a key without policy.
+    pub fn get_resource_policy(&self, resource_arn: &str) -> Result<String, StoreError> {
+        let arn = {
+            let c = read(&self.inner.cache);
+            self.resolve_key_arn(&c, "ResourceArn", resource_arn)?
+        };
+        self.setting(&format!("{SETTING_POLICY_PREFIX}{arn}"))
+            .ok_or_else(|| StoreError::not_found(resource_arn))
+    }
+
+    /// `DeleteResourcePolicy`.
+    ///
+    /// # Errors
+    /// `Validation` for a malformed ARN; `NotFound` for an unknown key or a key without policy.
+    pub fn delete_resource_policy(&self, resource_arn: &str) -> Result<(), StoreError> {
+        let mut w = lock(&self.inner.writer);
+        let name = {
+            let c = read(&self.inner.cache);
+            let arn = self.resolve_key_arn(&c, "ResourceArn", resource_arn)?;
+            let name = format!("{SETTING_POLICY_PREFIX}{arn}");
+            if !c.settings.contains_key(&name) {
+                return Err(StoreError::not_found(resource_arn));
+            }
+            name
+        };
+        self.write_settings(&mut w, vec![(name, None)])
+    }
+
+    /// `AssociateMpaTeam`: record the MPA team for an operation (`MpaOperation`). paycrypt has
+    /// no multi-party approval: the association is stored and returned, never enforced.
+    ///
+    /// # Errors
+    /// `Conflict` if the operation already has a team (disassociate first).
+    pub fn associate_mpa_team(&self, action: &str, team_arn: &str) -> Result<(), StoreError> {
+        let mut w = lock(&self.inner.writer);
+        let name = format!("{SETTING_MPA_PREFIX}{action}");
+        if read(&self.inner.cache).settings.contains_key(&name) {
+            return Err(StoreError::conflict(format!(
+                "an MPA team is already associated with {action}; disassociate it first"
+            )));
+        }
+        self.write_settings(&mut w, vec![(name, Some(team_arn.to_owned()))])
+    }
+
+    /// `DisassociateMpaTeam`: remove the association; returns the team ARN it had.
+    ///
+    /// # Errors
+    /// `NotFound` if the operation has no team.
+    pub fn disassociate_mpa_team(&self, action: &str) -> Result<String, StoreError> {
+        let mut w = lock(&self.inner.writer);
+        let name = format!("{SETTING_MPA_PREFIX}{action}");
+        let team = read(&self.inner.cache)
+            .settings
+            .get(&name)
+            .cloned()
+            .ok_or_else(|| StoreError::not_found(action))?;
+        self.write_settings(&mut w, vec![(name, None)])?;
+        Ok(team)
+    }
+
+    /// `GetMpaTeamAssociation`: the team ARN associated with an operation.
+    ///
+    /// # Errors
+    /// `NotFound` if the operation has no team.
+    pub fn mpa_team(&self, action: &str) -> Result<String, StoreError> {
+        self.setting(&format!("{SETTING_MPA_PREFIX}{action}"))
+            .ok_or_else(|| StoreError::not_found(action))
     }
 }
 

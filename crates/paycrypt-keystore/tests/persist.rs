@@ -120,7 +120,7 @@ fn schema_and_wal() {
     let v: i64 = c
         .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(v, 2);
+    assert_eq!(v, 3);
     let n: i64 = c
         .query_row("SELECT count(*) FROM schema_version", [], |r| r.get(0))
         .unwrap();
@@ -474,7 +474,7 @@ fn migrates_a_version_1_database() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert_eq!((v, row_version), (2, 2));
+    assert_eq!((v, row_version), (3, 2));
 }
 
 /// Two writers on one database: a stale row version is a Conflict, not a lost update; a master

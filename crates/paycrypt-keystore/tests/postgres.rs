@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use paycrypt_keystore::model::*;
-use paycrypt_keystore::{MasterKeySource, Store, StoreConfig, StoreError};
+use paycrypt_keystore::{KeyOptions, MasterKeySource, Store, StoreConfig, StoreError};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -233,7 +233,7 @@ fn postgres_backend() {
         .query_one("SELECT version FROM schema_version", &[])
         .unwrap()
         .get(0);
-    assert_eq!(v, 2);
+    assert_eq!(v, 3);
     // Wrong master key / region are refused.
     assert!(matches!(
         Store::open(config(work.path(), &url, &mk2)),
@@ -321,4 +321,77 @@ fn postgres_backend() {
     assert!(c.integrity_failures().is_empty());
     assert!(c.key_for_use(&a2.key_arn).is_ok());
     assert!(c.key_for_use("alias/shared").is_ok());
+
+    // --- Settings and exportability (schema 3), across reopen.
+    let url = pg.create_db("settings");
+    let (e_key, arn) = {
+        let s = Store::open(config(work.path(), &url, &mk)).unwrap();
+        assert_eq!(
+            s.update_default_replication_regions(true, &["eu-west-1".into()])
+                .unwrap(),
+            vec!["eu-west-1".to_owned()]
+        );
+        let k = s
+            .import_key_with(
+                import_req_exportable(KeyUsage::P0PinEncryptionKey, KeyAlgorithm::Tdes2Key, 'B'),
+                KeyOptions::new(None, Some(KeyExportability::Exportable)),
+            )
+            .unwrap();
+        s.put_resource_policy(&k.key_arn, r#"{"Version":"2012-10-17"}"#)
+            .unwrap();
+        s.associate_mpa_team("IMPORT_ROOT_PUBLIC_KEY_CERTIFICATE", TEAM)
+            .unwrap();
+        (k.clone(), k.key_arn)
+    };
+    let s = Store::open(config(work.path(), &url, &mk)).unwrap();
+    assert!(s.integrity_failures().is_empty());
+    let k = s.get_key(&arn).unwrap();
+    assert_eq!(k.exportability, Some(KeyExportability::Exportable));
+    assert_eq!(k, e_key);
+    assert_eq!(k.using_default_replication_regions, Some(true));
+    assert_eq!(
+        s.default_replication_regions(),
+        vec!["eu-west-1".to_owned()]
+    );
+    assert_eq!(
+        s.get_resource_policy(&arn).unwrap(),
+        r#"{"Version":"2012-10-17"}"#
+    );
+    assert_eq!(
+        s.mpa_team("IMPORT_ROOT_PUBLIC_KEY_CERTIFICATE").unwrap(),
+        TEAM
+    );
+    s.delete_resource_policy(&arn).unwrap();
+    drop(s);
+    let s = Store::open(config(work.path(), &url, &mk)).unwrap();
+    assert!(matches!(
+        s.get_resource_policy(&arn),
+        Err(StoreError::NotFound { .. })
+    ));
+    // The exportability letter is bound to the sealed material.
+    let mut raw = pg.raw("settings");
+    raw.execute(
+        "UPDATE keys SET exportability = 'SENSITIVE' WHERE arn = $1",
+        &[&arn],
+    )
+    .unwrap();
+    let s = Store::open(config(work.path(), &url, &mk)).unwrap();
+    assert_eq!(s.integrity_failures().len(), 1);
+}
+
+const TEAM: &str = "arn:aws:mpa:us-east-2:111122223333:approval-team/team1";
+
+fn import_req_exportable(
+    usage: KeyUsage,
+    alg: KeyAlgorithm,
+    mode: char,
+) -> paycrypt_keystore::ImportKeyRequest {
+    let mut r = import_req(
+        usage,
+        alg,
+        mode,
+        &paycrypt_core::hex::decode("k", "0123456789ABCDEFFEDCBA9876543210").unwrap(),
+    );
+    r.exportable = true;
+    r
 }

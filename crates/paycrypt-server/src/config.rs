@@ -38,6 +38,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Credentials; `None` = from the environment, else `<data_dir>/credentials`.
     pub credentials: Option<Credentials>,
+    /// Control-plane requests per second per access key id (0 = unlimited, the default).
+    pub rate_limit_cp: f64,
+    /// Data-plane requests per second per access key id (0 = unlimited, the default).
+    pub rate_limit_dp: f64,
 }
 
 impl Default for Config {
@@ -53,6 +57,8 @@ impl Default for Config {
             master_key: MasterKeySource::Default,
             max_body_bytes: 256 * 1024,
             credentials: None,
+            rate_limit_cp: 0.0,
+            rate_limit_dp: 0.0,
         }
     }
 }

@@ -46,24 +46,23 @@ pub const SUPPORTED: &[&str] = &[
     "GetParametersForImport",
     "GetPublicKeyCertificate",
     "GetParametersForExport",
+    "AddKeyReplicationRegions",
+    "RemoveKeyReplicationRegions",
+    "EnableDefaultKeyReplicationRegions",
+    "DisableDefaultKeyReplicationRegions",
+    "GetDefaultKeyReplicationRegions",
+    "AssociateMpaTeam",
+    "DisassociateMpaTeam",
+    "GetMpaTeamAssociation",
+    "PutResourcePolicy",
+    "GetResourcePolicy",
+    "DeleteResourcePolicy",
+    "GetCertificateSigningRequest",
 ];
 
 /// Operations of the AWS model that this server does not implement yet (answered with a
 /// `ValidationException` naming the operation).
-pub const NOT_YET_SUPPORTED: &[&str] = &[
-    "AddKeyReplicationRegions",
-    "AssociateMpaTeam",
-    "DeleteResourcePolicy",
-    "DisableDefaultKeyReplicationRegions",
-    "DisassociateMpaTeam",
-    "EnableDefaultKeyReplicationRegions",
-    "GetCertificateSigningRequest",
-    "GetDefaultKeyReplicationRegions",
-    "GetMpaTeamAssociation",
-    "GetResourcePolicy",
-    "PutResourcePolicy",
-    "RemoveKeyReplicationRegions",
-];
+pub const NOT_YET_SUPPORTED: &[&str] = &[];
 
 /// The operation name (a `'static` label for metrics) for an `X-Amz-Target` value, if it names
 /// an operation of the model.
@@ -112,6 +111,32 @@ pub async fn dispatch(
         }
         "GetPublicKeyCertificate" => {
             crate::import_export::get_public_key_certificate(state, body, ctx).await
+        }
+        "AddKeyReplicationRegions" => {
+            crate::control_more::key_replication_regions(state, body, ctx, true).await
+        }
+        "RemoveKeyReplicationRegions" => {
+            crate::control_more::key_replication_regions(state, body, ctx, false).await
+        }
+        "EnableDefaultKeyReplicationRegions" => {
+            crate::control_more::default_replication_regions(state, body, Some(true)).await
+        }
+        "DisableDefaultKeyReplicationRegions" => {
+            crate::control_more::default_replication_regions(state, body, Some(false)).await
+        }
+        "GetDefaultKeyReplicationRegions" => {
+            crate::control_more::default_replication_regions(state, body, None).await
+        }
+        "AssociateMpaTeam" => crate::control_more::associate_mpa_team(state, body).await,
+        "DisassociateMpaTeam" => crate::control_more::disassociate_mpa_team(state, body).await,
+        "GetMpaTeamAssociation" => crate::control_more::get_mpa_team_association(state, body).await,
+        "PutResourcePolicy" => crate::control_more::put_resource_policy(state, body, ctx).await,
+        "GetResourcePolicy" => crate::control_more::get_resource_policy(state, body, ctx).await,
+        "DeleteResourcePolicy" => {
+            crate::control_more::delete_resource_policy(state, body, ctx).await
+        }
+        "GetCertificateSigningRequest" => {
+            crate::control_more::get_certificate_signing_request(state, body, ctx).await
         }
         other if NOT_YET_SUPPORTED.contains(&other) => {
             Err(ApiError::unsupported(&format!("Operation {other}")))
@@ -256,7 +281,7 @@ async fn create_key(state: &Arc<AppState>, body: &Value, ctx: &mut Ctx) -> Resul
     let enabled = i.opt_bool("Enabled")?;
     let tags = tags(&mut i, "Tags", false)?;
     let derive_key_usage = i.opt_enum("DeriveKeyUsage", parse_derive_usage, DERIVE_KEY_USAGE)?;
-    i.unsupported("ReplicationRegions")?;
+    let regions = crate::control_more::replication_regions(&mut i, "ReplicationRegions", false)?;
     i.finish()?;
     let req = CreateKeyRequest {
         key_attributes,
@@ -266,7 +291,8 @@ async fn create_key(state: &Arc<AppState>, body: &Value, ctx: &mut Ctx) -> Resul
         tags,
         derive_key_usage,
     };
-    let key = blocking(state, move |s| s.create_key(req)).await?;
+    let opts = paycrypt_keystore::KeyOptions::new(regions, None);
+    let key = blocking(state, move |s| s.create_key_with(req, opts)).await?;
     key_output(ctx, &key)
 }
 

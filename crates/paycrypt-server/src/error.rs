@@ -120,6 +120,11 @@ pub enum ApiError {
         /// Reason.
         message: String,
     },
+    /// `PublicPolicyException` (400, PutResourcePolicy): the policy grants public access.
+    PublicPolicy {
+        /// Reason.
+        message: String,
+    },
 }
 
 /// Which wire protocol the error is answered in (content type only; the body is the same).
@@ -178,6 +183,7 @@ impl ApiError {
             Self::IncompleteSignature { .. } => "IncompleteSignatureException",
             Self::InvalidSignature { .. } => "InvalidSignatureException",
             Self::UnrecognizedClient { .. } => "UnrecognizedClientException",
+            Self::PublicPolicy { .. } => "PublicPolicyException",
         }
     }
 
@@ -188,7 +194,8 @@ impl ApiError {
             | Self::Conflict { .. }
             | Self::ServiceQuotaExceeded { .. }
             | Self::VerificationFailed { .. }
-            | Self::UnknownOperation { .. } => StatusCode::BAD_REQUEST,
+            | Self::UnknownOperation { .. }
+            | Self::PublicPolicy { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::AccessDenied { .. }
             | Self::MissingAuthenticationToken { .. }
@@ -221,7 +228,8 @@ impl ApiError {
             | Self::MissingAuthenticationToken { message }
             | Self::IncompleteSignature { message }
             | Self::InvalidSignature { message }
-            | Self::UnrecognizedClient { message } => message.clone(),
+            | Self::UnrecognizedClient { message }
+            | Self::PublicPolicy { message } => message.clone(),
         }
     }
 

@@ -5,7 +5,8 @@
 //! * **TR-31** (`Tr31KeyBlock`) under an existing KEK (K0/K1): import versions A/B/C under a TDES
 //!   KEK and D under an AES KEK; export version B (TDES KEK) or D (AES KEK). The header is mapped
 //!   to `KeyAttributes` (usage, algorithm + length, mode of use, exportability `E`/`S` →
-//!   exportable, `N` → not) and checked by the store like any other key.
+//!   exportable, `N` → not; the letter itself is recorded) and checked by the store like any
+//!   other key.
 //! * **KEY_CRYPTOGRAM**: RSA-OAEP (SHA-256/SHA-512) import under a wrapping key from
 //!   `GetParametersForImport` (token single-use, see [`crate::ca`]), and export to an RSA
 //!   certificate signed by an imported CA. Only TDES and AES-128 keys, RSA-2048 only for TDES.
@@ -19,13 +20,23 @@
 //!   the `WrappingKeyIdentifier`/`SigningKeyIdentifier` variants (a stored key pair instead of a
 //!   token) are refused. AWS restricts TR-34 export to keys created in the service (model doc);
 //!   here any exportable TDES/AES-128 key may leave by TR-34.
+//! * **ExportDukptInitialKey** (`ExportAttributes`, TR-31 export only): the BDK (B0) is
+//!   authorized for export as usual, and its DUKPT initial key for the KSN leaves instead — the
+//!   TDES IPEK (TDES_2KEY BDK, 20-hex KSN) or the AES initial key (AES BDK, 24-hex KSN) — in a
+//!   TR-31 block with usage `B1`, exportability `S` for a SENSITIVE BDK (AWS's example
+//!   `B0096B1TX00S0000`) or `E` otherwise; the KCV returned is the initial key's.
 //! * ECDH (`DiffieHellmanTr31KeyBlock`) and AS2805 are refused with a `ValidationException`
 //!   naming the member.
 //!
-//! Exportability: a key with `Exportable=false` never leaves; `KeyBlockHeaders` may only narrow
-//! the modes of use. The store keeps one `Exportable` flag, so the TR-31 `E`/`S` distinction of an
-//! imported block is not retained (both import as exportable), so every exportable key may leave
-//! by TR-31, TR-34 or KEY_CRYPTOGRAM (AWS: `E` keys by key block only). The wrapping key must be at least
+//! Exportability (X9.143 letters, AWS `KeyExportability`; decided in
+//! [`crate::policy::authorize`] with `KeyUse::ExportKeyBy`): the store records each key's
+//! letter. A TR-31 or TR-34 import keeps the block's `E`/`N`/`S`; `CreateKey` and KEY_CRYPTOGRAM
+//! imports record `S` when `Exportable=true` (AWS lets keys it generated leave by any method;
+//! a key cryptogram carries no letter) and `N` otherwise. `N` never leaves; `E` leaves only in a
+//! key block (TR-31 or TR-34: AWS "EXPORTABLE … under a KEK using TR-31 or TR-34 key block
+//! export only"); `S` also as a KEY_CRYPTOGRAM. `KeyBlockHeaders` may only narrow the modes of
+//! use and the exportability (an `E` key cannot be exported as `S`). Keys stored before the
+//! letter was recorded count as `S` when exportable. The wrapping key must be at least
 //! as strong as the key it protects (NIST SP 800-57 strengths, [`KeyAlgorithm::strength_bits`]).
 
 use std::sync::Arc;
@@ -48,7 +59,7 @@ use serde_json::{json, Value};
 use crate::ca::{self, CertPurpose, LocalCa, TokenKind};
 use crate::control::{key_attributes, key_output, tags};
 use crate::error::ApiError;
-use crate::policy::{authorize, KeyUse};
+use crate::policy::{authorize, ExportMethod, KeyUse};
 use crate::state::{AppState, Ctx};
 use crate::tr34;
 use crate::validate::{text, Input, StrShape, KEY_IDENTIFIER};
@@ -306,6 +317,15 @@ fn hm_code(alg: KeyAlgorithm) -> Option<&'static str> {
     })
 }
 
+/// The AWS `KeyExportability` of a TR-31 header's exportability letter.
+fn exportability_of(h: &Tr31Header) -> KeyExportability {
+    match h.exportability {
+        Exportability::NonExportable => KeyExportability::NonExportable,
+        Exportability::Sensitive => KeyExportability::Sensitive,
+        _ => KeyExportability::Exportable,
+    }
+}
+
 /// Map an authenticated TR-31 header (and the unwrapped key length) to `KeyAttributes` and
 /// `Exportable`.
 pub(crate) fn attributes_from_header(
@@ -472,6 +492,8 @@ struct Common {
     kcv_alg: Option<KeyCheckValueAlgorithm>,
     enabled: Option<bool>,
     tags: Vec<Tag>,
+    /// `ReplicationRegions` (`None`: the account's defaults).
+    regions: Option<Vec<String>>,
 }
 
 fn read_import_material(i: &mut Input<'_>) -> Result<ImportMaterial, ApiError> {
@@ -594,8 +616,8 @@ pub async fn import_key(
         )?,
         enabled: i.opt_bool("Enabled")?,
         tags: tags(&mut i, "Tags", false)?,
+        regions: crate::control_more::replication_regions(&mut i, "ReplicationRegions", false)?,
     };
-    i.unsupported("ReplicationRegions")?;
     // Accepted and never logged (the model marks it sensitive).
     let _ = i.opt_str("RequesterComment", text(0, 200))?;
     i.finish()?;
@@ -614,6 +636,9 @@ fn import_blocking(
     now: f64,
 ) -> Result<(paycrypt_keystore::model::Key, Vec<String>), ApiError> {
     let mut used = Vec::new();
+    // The TR-31 exportability recorded with the key: the key block's letter (TR-31, TR-34);
+    // `None` (SENSITIVE if exportable) for KEY_CRYPTOGRAM, which carries only `Exportable`.
+    let mut letter: Option<KeyExportability> = None;
     let (attrs, exportable, clear) = match material {
         ImportMaterial::Cryptogram {
             attrs,
@@ -669,6 +694,7 @@ fn import_blocking(
             let (header, clear) = unwrap_tr31(&kek, &block)?;
             check_kp(&header, &kek)?;
             let (attrs, exportable) = attributes_from_header(&header, clear.expose().len())?;
+            letter = Some(exportability_of(&header));
             check_strength(kek.key.key_attributes.key_algorithm, attrs.key_algorithm)?;
             (attrs, exportable, clear)
         }
@@ -748,19 +774,23 @@ fn import_blocking(
             })?;
             let header = tr34_header(&r.header)?;
             let (attrs, exportable) = attributes_from_header(&header, r.key.expose().len())?;
+            letter = Some(exportability_of(&header));
             check_tr34_algorithm(attrs.key_algorithm)?;
             check_strength(p.algorithm, attrs.key_algorithm)?;
             (attrs, exportable, r.key)
         }
     };
-    let key = s.import_key(ImportKeyRequest {
-        key_attributes: attrs,
-        material: clear,
-        key_check_value_algorithm: common.kcv_alg,
-        exportable,
-        enabled: common.enabled,
-        tags: common.tags,
-    })?;
+    let key = s.import_key_with(
+        ImportKeyRequest {
+            key_attributes: attrs,
+            material: clear,
+            key_check_value_algorithm: common.kcv_alg,
+            exportable,
+            enabled: common.enabled,
+            tags: common.tags,
+        },
+        paycrypt_keystore::KeyOptions::new(common.regions, letter),
+    )?;
     Ok((key, used))
 }
 
@@ -991,8 +1021,12 @@ pub async fn export_key(
     let material = read_export_material(&mut i)?;
     let export_id = i.req_str("ExportKeyIdentifier", KEY_IDENTIFIER)?.to_owned();
     let mut kcv_alg = None;
+    let mut dukpt_ksn = None;
     if let Some(mut a) = i.opt_obj("ExportAttributes")? {
-        a.unsupported("ExportDukptInitialKey")?;
+        if let Some(mut d) = a.opt_obj("ExportDukptInitialKey")? {
+            dukpt_ksn = Some(d.req_str("KeySerialNumber", KSN_20_OR_24)?.to_owned());
+            d.finish()?;
+        }
         let kcvs = kcv_names();
         kcv_alg = a.opt_enum(
             "KeyCheckValueAlgorithm",
@@ -1004,7 +1038,7 @@ pub async fn export_key(
     i.finish()?;
     let now = ca::now_secs();
     let (out, used) = run(state, move |s| {
-        export_blocking(s, &export_id, material, kcv_alg, now)
+        export_blocking(s, &export_id, material, kcv_alg, dukpt_ksn, now)
     })
     .await?;
     for arn in &used {
@@ -1018,20 +1052,42 @@ fn export_blocking(
     export_id: &str,
     material: ExportMaterial,
     kcv_alg: Option<KeyCheckValueAlgorithm>,
+    dukpt_ksn: Option<String>,
     now: f64,
 ) -> Result<(Value, Vec<String>), ApiError> {
     let key = s.key_for_use(export_id)?;
     let mut used = vec![key.key.key_arn.clone()];
-    authorize(&key.key, KeyUse::ExportKey)?;
+    let method = match &material {
+        ExportMaterial::Tr31 { .. } => ExportMethod::Tr31KeyBlock,
+        ExportMaterial::Cryptogram { .. } => ExportMethod::KeyCryptogram,
+        ExportMaterial::Tr34 { .. } => ExportMethod::Tr34KeyBlock,
+    };
+    authorize(&key.key, KeyUse::ExportKeyBy(method))?;
     let attrs = key.key.key_attributes;
     if attrs.key_class != KeyClass::SymmetricKey {
         return Err(ApiError::validation(
             "Only symmetric keys can be exported with Tr31KeyBlock or KeyCryptogram",
         ));
     }
-    let (kcv_value, kcv_label) = match kcv_alg {
-        Some(a) => (kcv(attrs.key_algorithm, key.material(), a)?, a),
-        None => (
+    // ExportDukptInitialKey: the IPEK / IK of the BDK for this KSN leaves instead of the BDK.
+    let initial_key = match &dukpt_ksn {
+        Some(ksn) => {
+            if !matches!(material, ExportMaterial::Tr31 { .. }) {
+                return Err(ApiError::unsupported(
+                    "ExportAttributes.ExportDukptInitialKey with a KeyMaterial other than Tr31KeyBlock",
+                ));
+            }
+            Some(dukpt_initial_key(&key, ksn)?)
+        }
+        None => None,
+    };
+    let (kcv_value, kcv_label) = match (kcv_alg, &initial_key) {
+        (a, Some(ik)) => {
+            let a = a.unwrap_or(key.key.key_check_value_algorithm);
+            (kcv(attrs.key_algorithm, ik.expose(), a)?, a)
+        }
+        (Some(a), None) => (kcv(attrs.key_algorithm, key.material(), a)?, a),
+        (None, None) => (
             key.key.key_check_value.clone(),
             key.key.key_check_value_algorithm,
         ),
@@ -1050,7 +1106,10 @@ fn export_blocking(
                 ));
             }
             check_strength(kek.key.key_attributes.key_algorithm, attrs.key_algorithm)?;
-            let block = wrap_tr31(&kek, &key, &headers)?;
+            let block = match &initial_key {
+                Some(ik) => wrap_initial_key(&kek, &key, &headers, ik)?,
+                None => wrap_tr31(&kek, &key, &headers)?,
+            };
             (kek.key.key_arn.clone(), "TR31_KEY_BLOCK", block)
         }
         ExportMaterial::Cryptogram {
@@ -1170,6 +1229,72 @@ fn export_blocking(
     ))
 }
 
+/// `HexLength20Or24`: `[0-9A-F]{20}` or `[0-9A-F]{24}`.
+const KSN_20_OR_24: StrShape = StrShape {
+    min: 20,
+    max: 24,
+    pattern: "[0-9A-F]{20}$|^[0-9A-F]{24}",
+    check: is_ksn_20_or_24,
+};
+
+fn is_ksn_20_or_24(s: &str) -> bool {
+    (s.len() == 20 || s.len() == 24) && is_upper_hex(s)
+}
+
+/// The DUKPT initial key of a BDK for a KSN (AWS-API.md §3.8): the TDES IPEK (X9.24-1 A.6,
+/// TDES_2KEY BDK, 20-hex KSN, counter ignored) or the AES initial key (X9.24-3, AES BDK, 24-hex
+/// KSN whose first 16 hex digits are the initial key ID).
+fn dukpt_initial_key(bdk: &LoadedKey, ksn: &str) -> Result<SecretBytes, ApiError> {
+    use paycrypt_core::dukpt::{aes as daes, tdes as dtdes};
+    let a = bdk.key.key_attributes;
+    if a.key_usage != KeyUsage::B0BaseDerivationKey {
+        return Err(ApiError::validation(format!(
+            "ExportAttributes.ExportDukptInitialKey needs a TR31_B0_BASE_DERIVATION_KEY, not {}",
+            a.key_usage
+        )));
+    }
+    match (a.key_algorithm, ksn.len()) {
+        (KeyAlgorithm::Tdes2Key, 20) => {
+            let k = dtdes::Ksn::from_hex(ksn)?;
+            Ok(dtdes::derive_ipek(bdk.material(), &k)?)
+        }
+        (alg, 24) if alg.is_aes() => {
+            let k = daes::Ksn::from_hex(ksn)?;
+            Ok(daes::derive_initial_key(
+                bdk.material(),
+                &k.initial_key_id(),
+            )?)
+        }
+        (alg, _) => Err(ApiError::validation(format!(
+            "ExportAttributes.ExportDukptInitialKey.KeySerialNumber must be 20 hex digits for a TDES_2KEY BDK or 24 for an AES BDK (BDK is {alg})"
+        ))),
+    }
+}
+
+/// A TR-31 block carrying a DUKPT initial key: the BDK's header with usage `B1` and, unless
+/// `KeyBlockHeaders.KeyExportability` narrows it, exportability `S` for a SENSITIVE BDK (as
+/// AWS's example `B0096B1TX00S0000`) or `E` otherwise.
+fn wrap_initial_key(
+    kek: &LoadedKey,
+    bdk: &LoadedKey,
+    headers: &BlockHeaders,
+    initial_key: &SecretBytes,
+) -> Result<String, ApiError> {
+    let version = if kek.key.key_attributes.key_algorithm.is_tdes() {
+        Version::B
+    } else {
+        Version::D
+    };
+    let mut header = export_header(version, bdk, headers)?;
+    header.key_usage = TrUsage::from_code("B1").map_err(kb)?;
+    if headers.exportability.is_none()
+        && bdk.key.effective_exportability() == KeyExportability::Sensitive
+    {
+        header.exportability = Exportability::Sensitive;
+    }
+    Ok(tr31::wrap(kbpk(kek)?, &header, initial_key.expose())?)
+}
+
 fn wrap_tr31(kek: &LoadedKey, key: &LoadedKey, headers: &BlockHeaders) -> Result<String, ApiError> {
     let version = if kek.key.key_attributes.key_algorithm.is_tdes() {
         Version::B
@@ -1224,6 +1349,16 @@ fn export_header(
         ApiError::validation("KeyBlockHeaders.KeyModesOfUse has no TR-31 mode of use")
     })?;
     let mode = ModeOfUse::from_code(&letter.to_string()).map_err(kb)?;
+    // The header may narrow the key's exportability, never widen it (an `E` key cannot be
+    // exported as `S`).
+    if let Some(e) = headers.exportability {
+        if e.rank() > key.key.effective_exportability().rank() {
+            return Err(ApiError::validation(format!(
+                "KeyBlockHeaders.KeyExportability {e} is less restrictive than the key's exportability {}",
+                key.key.effective_exportability()
+            )));
+        }
+    }
     let exportability = match headers.exportability {
         None | Some(KeyExportability::Exportable) => Exportability::Trusted,
         Some(KeyExportability::NonExportable) => Exportability::NonExportable,

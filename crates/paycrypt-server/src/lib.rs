@@ -14,12 +14,14 @@ pub mod auth;
 pub mod ca;
 pub mod config;
 pub mod control;
+pub mod control_more;
 pub mod data;
 pub mod error;
 pub mod import_export;
 pub mod metrics;
 pub mod policy;
 pub mod state;
+pub mod throttle;
 pub mod tr34;
 pub mod validate;
 
@@ -155,6 +157,20 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
             started_wall as i64,
         )?;
         caller = Some(creds.access_key_id.clone());
+        let plane = match &target {
+            Target::Control(_) => Some(throttle::Plane::Control),
+            Target::Data(..) => Some(throttle::Plane::Data),
+            _ => None,
+        };
+        if let Some(plane) = plane {
+            if !state.throttle.allow(&creds.access_key_id, plane) {
+                return Err(ApiError::Throttling {
+                    message:
+                        "Rate exceeded: too many requests for this access key; retry with backoff"
+                            .into(),
+                });
+            }
+        }
         let value: Value = if bytes.is_empty() {
             Value::Object(serde_json::Map::new())
         } else {
@@ -319,6 +335,7 @@ pub async fn run(
         metrics: metrics::Metrics::default(),
         audit,
         max_body_bytes: config.max_body_bytes,
+        throttle: throttle::Throttle::new(config.rate_limit_cp, config.rate_limit_dp),
     });
 
     // Complete due key deletions every minute.

@@ -150,6 +150,39 @@ pub enum KeyUse {
     /// ECDH key agreement with a K3 ECC key pair (`DiffieHellmanSymmetricKey`,
     /// `DiffieHellmanTr31KeyBlock`): derive a single-purpose symmetric key.
     EcdhDerive,
+    /// ExportKey by this method: the key being exported must be exportable and its TR-31
+    /// exportability must allow the method (X9.143 / AWS `KeyExportability`: `E` by TR-31 or
+    /// TR-34 key block only, `S` by any method, `N` never).
+    ExportKeyBy(ExportMethod),
+    /// GetCertificateSigningRequest: an ASYMMETRIC_KEY_PAIR (RSA or ECC) signs a PKCS#10 request
+    /// for its own public key (proof of possession; any usage, e.g. S0 or K3 for ECDH).
+    CertificateSigningRequest,
+}
+
+/// How a key leaves the service (the `ExportKeyMaterial` union member).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportMethod {
+    /// `Tr31KeyBlock`: a TR-31 key block under a KEK.
+    Tr31KeyBlock,
+    /// `Tr34KeyBlock`: an X9 TR-34 key block to a certificate.
+    Tr34KeyBlock,
+    /// `DiffieHellmanTr31KeyBlock`: a TR-31 key block under an ECDH-derived KBPK.
+    DiffieHellmanTr31KeyBlock,
+    /// `KeyCryptogram`: RSA-OAEP key cryptogram (no key block).
+    KeyCryptogram,
+    /// `As2805KeyCryptogram`: AS2805 variant-encrypted key (no key block).
+    As2805KeyCryptogram,
+}
+
+impl ExportMethod {
+    /// Whether the method is a key block (binds the key's attributes to it).
+    pub fn is_key_block(self) -> bool {
+        matches!(
+            self,
+            Self::Tr31KeyBlock | Self::Tr34KeyBlock | Self::DiffieHellmanTr31KeyBlock
+        )
+    }
 }
 
 /// The PIN verification schemes (`PinGenerationAttributes` / `PinVerificationAttributes`).
@@ -337,6 +370,34 @@ pub fn authorize(key: &Key, operation: KeyUse) -> Result<(), ApiError> {
             }
             if !has_mode(&a.key_modes_of_use, |m| m.verify) {
                 return Err(refuse(key, "does not allow KeyModesOfUse Verify"));
+            }
+        }
+        KeyUse::ExportKeyBy(method) => {
+            use paycrypt_keystore::model::KeyExportability as E;
+            match key.effective_exportability() {
+                E::NonExportable => {
+                    return Err(refuse(
+                        key,
+                        "is not exportable (Exportable=false or TR-31 exportability N)",
+                    ))
+                }
+                E::Exportable if !method.is_key_block() => {
+                    return Err(refuse(
+                        key,
+                        "has TR-31 exportability E (EXPORTABLE): it may leave only in a TR-31 or TR-34 key block, not as a key cryptogram",
+                    ))
+                }
+                _ => {}
+            }
+        }
+        KeyUse::CertificateSigningRequest => {
+            if a.key_class != paycrypt_keystore::model::KeyClass::AsymmetricKeyPair
+                || !(a.key_algorithm.is_rsa() || a.key_algorithm.is_ecc())
+            {
+                return Err(refuse(
+                    key,
+                    "is not an RSA or ECC ASYMMETRIC_KEY_PAIR held here: a certificate signing request needs the private key",
+                ));
             }
         }
         other => authorize_more(key, other)?,
@@ -599,7 +660,53 @@ mod tests {
             delete_pending_timestamp: None,
             delete_timestamp: None,
             derive_key_usage: None,
+            multi_region_key_type: None,
+            primary_region: None,
+            replication_status: None,
+            using_default_replication_regions: None,
+            exportability: None,
         }
+    }
+
+    #[test]
+    fn export_methods_by_exportability() {
+        use paycrypt_keystore::model::KeyExportability as E;
+        let all = [
+            ExportMethod::Tr31KeyBlock,
+            ExportMethod::Tr34KeyBlock,
+            ExportMethod::DiffieHellmanTr31KeyBlock,
+            ExportMethod::KeyCryptogram,
+            ExportMethod::As2805KeyCryptogram,
+        ];
+        let mut k = key(
+            KeyUsage::D0SymmetricDataEncryptionKey,
+            KeyAlgorithm::Aes128,
+            'B',
+        );
+        // Not exportable: never, whatever letter is recorded.
+        k.exportability = Some(E::Sensitive);
+        for m in all {
+            assert!(authorize(&k, KeyUse::ExportKeyBy(m)).is_err());
+        }
+        k.exportable = true;
+        for m in all {
+            assert!(authorize(&k, KeyUse::ExportKeyBy(m)).is_ok());
+        }
+        k.exportability = Some(E::Exportable);
+        for m in all {
+            assert_eq!(
+                authorize(&k, KeyUse::ExportKeyBy(m)).is_ok(),
+                m.is_key_block(),
+                "{m:?}"
+            );
+        }
+        k.exportability = Some(E::NonExportable);
+        for m in all {
+            assert!(authorize(&k, KeyUse::ExportKeyBy(m)).is_err());
+        }
+        // Keys stored before the letter was recorded: exportable means S.
+        k.exportability = None;
+        assert!(authorize(&k, KeyUse::ExportKeyBy(ExportMethod::KeyCryptogram)).is_ok());
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct AppState {
     pub audit: AuditLog,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Per-caller rate limits (`Default`: unlimited).
+    pub throttle: crate::throttle::Throttle,
 }
 
 /// Per-request facts the handlers record for the audit log.

@@ -26,6 +26,7 @@ fn state() -> Arc<AppState> {
         metrics: Metrics::default(),
         audit: AuditLog::open(&AuditDestination::Off).unwrap(),
         max_body_bytes: 64 * 1024,
+        throttle: Default::default(),
     })
 }
 

@@ -72,6 +72,14 @@ enum Command {
         /// Largest accepted request body in bytes.
         #[arg(long, default_value_t = 256 * 1024)]
         max_body_bytes: usize,
+        /// Control-plane requests per second per access key id; excess requests get
+        /// ThrottlingException (AWS: 5/s per account). 0 = unlimited (default).
+        #[arg(long, default_value_t = 0.0)]
+        rate_limit_cp: f64,
+        /// Data-plane requests per second per access key id (AWS: 500/s symmetric, 20/s
+        /// asymmetric per account). 0 = unlimited (default).
+        #[arg(long, default_value_t = 0.0)]
+        rate_limit_dp: f64,
     },
     /// Offline payment-crypto calculators (no server): PIN blocks, DUKPT, CVV, ARQC, MAC, KCV, ...
     #[command(subcommand)]
@@ -117,6 +125,8 @@ fn main() -> ExitCode {
             account,
             master_key_file,
             max_body_bytes,
+            rate_limit_cp,
+            rate_limit_dp,
         } => {
             let master_key = match master_key_file {
                 Some(p) => MasterKeySource::File(p),
@@ -136,6 +146,8 @@ fn main() -> ExitCode {
                 master_key,
                 max_body_bytes,
                 credentials: None,
+                rate_limit_cp,
+                rate_limit_dp,
             };
             match paycrypt_server::serve(config) {
                 Ok(()) => ExitCode::SUCCESS,
