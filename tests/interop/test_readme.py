@@ -340,3 +340,50 @@ def test_calc_examples():
         else:
             pytest.fail(f"no check for README calc example {line!r}")
     assert seen == {"kcv", "pinblock", "dukpt", "tr31"}
+
+
+# ---------------------------------------------------------------- docs/OPERATIONS.md
+
+
+def operations_doc() -> dict:
+    """{operation: served?} from the tables of docs/OPERATIONS.md."""
+    served, col = {}, None
+    for line in (ROOT / "docs" / "OPERATIONS.md").read_text().splitlines():
+        if not line.startswith("|"):
+            col = None
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if "Served" in cells:
+            col = cells.index("Served")
+            continue
+        if col is None or set(cells[0]) <= set("- "):
+            continue
+        for op in re.split(r",\s*|\s*/\s*", cells[0]):
+            assert op not in served, f"{op} appears twice in docs/OPERATIONS.md"
+            served[op] = {"yes": True, "no": False}[cells[col]]
+    return served
+
+
+def operations_code() -> dict:
+    """{operation: served?} from the server's source (control.rs lists, data/mod.rs ROUTES)."""
+    src = (ROOT / "crates" / "paycrypt-server" / "src" / "control.rs").read_text()
+    ops = {}
+    for name, served in (("SUPPORTED", True), ("NOT_YET_SUPPORTED", False)):
+        body = re.search(rf"pub const {name}: &\[&str\] = &\[(.*?)\];", src, re.S).group(1)
+        ops.update((op, served) for op in re.findall(r'"(\w+)"', body))
+    routes = (ROOT / "crates" / "paycrypt-server" / "src" / "data" / "mod.rs").read_text()
+    for op, handler in re.findall(r'operation: "(\w+)",.*?handler: (Some|None)', routes, re.S):
+        ops[op] = handler == "Some"
+    return ops
+
+
+def test_operations_doc_lists_every_aws_operation_as_served_by_the_code():
+    import botocore.session
+
+    session = botocore.session.get_session()
+    model = {op for svc in ("payment-cryptography", "payment-cryptography-data") for op in session.get_service_model(svc).operation_names}
+    doc, code = operations_doc(), operations_code()
+    assert set(doc) == model, f"docs/OPERATIONS.md vs the AWS model: missing {model - set(doc)}, extra {set(doc) - model}"
+    assert set(code) == model, f"server source vs the AWS model: missing {model - set(code)}, extra {set(code) - model}"
+    wrong = {op for op in model if doc[op] != code[op]}
+    assert not wrong, f"docs/OPERATIONS.md says the wrong 'Served' for {sorted(wrong)}"
