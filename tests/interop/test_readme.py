@@ -387,3 +387,13 @@ def test_operations_doc_lists_every_aws_operation_as_served_by_the_code():
     assert set(code) == model, f"server source vs the AWS model: missing {model - set(code)}, extra {set(code) - model}"
     wrong = {op for op in model if doc[op] != code[op]}
     assert not wrong, f"docs/OPERATIONS.md says the wrong 'Served' for {sorted(wrong)}"
+
+
+def test_readme_links_resolve():
+    for doc in (README, ROOT / "docs" / "OPERATIONS.md", ROOT / "docs" / "SECURITY.md"):
+        for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", doc.read_text()):
+            if not re.match(r"[a-z]+://", target):
+                assert (doc.parent / target).exists(), f"{doc.name}: broken link {target}"
+    text = README.read_text()
+    for doc in ("docs/OPERATIONS.md", "docs/BENCHMARKS.md", "docs/SECURITY.md"):
+        assert f"]({doc})" in text, f"README does not link {doc}"
