@@ -406,6 +406,11 @@ mod tests {
             delete_pending_timestamp: None,
             delete_timestamp: None,
             derive_key_usage: None,
+            multi_region_key_type: None,
+            primary_region: None,
+            replication_status: None,
+            using_default_replication_regions: None,
+            exportability: None,
         }
     }
 
