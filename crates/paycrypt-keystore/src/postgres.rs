@@ -385,6 +385,11 @@ pub(crate) fn listen<T: Send + Sync + 'static>(
     client
         .batch_execute(&format!("LISTEN {CHANNEL}"))
         .map_err(db_err("listen"))?;
+    // The store loaded its snapshot before this LISTEN: a change committed by another node in
+    // between sent its notification to nobody here, so load once more now that we listen.
+    if let Some(s) = store.upgrade() {
+        reload(&s);
+    }
     std::thread::Builder::new()
         .name("paycrypt-pg-listen".into())
         .spawn(move || {
@@ -410,17 +415,29 @@ pub(crate) fn listen<T: Send + Sync + 'static>(
                 let mut foreign = false;
                 let mut failed = false;
                 {
+                    // Wait (at most 500 ms, to notice a dropped store) for the first
+                    // notification, then take only those already queued and reload at once.
+                    // (Waiting for a quiet spell instead would delay every reload by the whole
+                    // timeout and postpone it forever while another node keeps writing.)
                     let mut n = c.notifications();
-                    let mut it = n.timeout_iter(Duration::from_millis(500));
-                    loop {
-                        match it.next() {
-                            Ok(Some(note)) => foreign |= note.payload() != node_id,
-                            Ok(None) => break,
-                            Err(_) => {
-                                failed = true;
-                                break;
+                    let first = n.timeout_iter(Duration::from_millis(500)).next();
+                    match first {
+                        Ok(Some(note)) => {
+                            foreign |= note.payload() != node_id;
+                            let mut queued = n.iter();
+                            loop {
+                                match queued.next() {
+                                    Ok(Some(note)) => foreign |= note.payload() != node_id,
+                                    Ok(None) => break,
+                                    Err(_) => {
+                                        failed = true;
+                                        break;
+                                    }
+                                }
                             }
                         }
+                        Ok(None) => {}
+                        Err(_) => failed = true,
                     }
                 }
                 if failed || c.is_closed() {
