@@ -61,7 +61,8 @@ fn db_err(what: &str) -> impl Fn(postgres::Error) -> StoreError + '_ {
 
 /// PostgreSQL persistence.
 pub(crate) struct PgBackend {
-    client: Client,
+    /// Always `Some` until dropped (see the `Drop` impl).
+    client: Option<Client>,
     /// Sent as the NOTIFY payload so a node can ignore its own notifications.
     node_id: String,
 }
@@ -84,7 +85,30 @@ pub(crate) fn connect(url: &str) -> Result<Client, StoreError> {
         .map_err(|e| StoreError::internal(format!("cannot connect to PostgreSQL: {e}")))
 }
 
+impl Drop for PgBackend {
+    /// `postgres::Client` closes its connection by blocking on its own Tokio runtime, which
+    /// panics ("Cannot start a runtime from within a runtime") when the last `Store` handle is
+    /// dropped inside an async task — as a server does when it shuts down. So the client is
+    /// closed on a short-lived plain thread.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            if let Ok(t) = std::thread::Builder::new()
+                .name("paycrypt-pg-close".into())
+                .spawn(move || drop(client))
+            {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
 impl PgBackend {
+    fn client(&mut self) -> Result<&mut Client, StoreError> {
+        self.client
+            .as_mut()
+            .ok_or_else(|| StoreError::internal("the PostgreSQL connection is closed"))
+    }
+
     /// Connect, migrate, and check (or record) region and account.
     pub fn open(url: &str, region: &str, account: &str, node_id: &str) -> Result<Self, StoreError> {
         let mut client = connect(url)?;
@@ -108,7 +132,7 @@ impl PgBackend {
         }
         tx.commit().map_err(db_err("commit"))?;
         Ok(Self {
-            client,
+            client: Some(client),
             node_id: node_id.to_owned(),
         })
     }
@@ -148,7 +172,7 @@ impl Backend for PgBackend {
     fn load(&mut self) -> Result<Snapshot, StoreError> {
         // One consistent snapshot of all tables.
         let mut tx = self
-            .client
+            .client()?
             .build_transaction()
             .isolation_level(postgres::IsolationLevel::RepeatableRead)
             .read_only(true)
@@ -230,7 +254,8 @@ impl Backend for PgBackend {
     }
 
     fn apply(&mut self, master_key_id: &str, changes: &[Change]) -> Result<(), StoreError> {
-        let mut tx = self.client.transaction().map_err(db_err("begin"))?;
+        let node_id = self.node_id.clone();
+        let mut tx = self.client()?.transaction().map_err(db_err("begin"))?;
         // Lock the master-key marker: concurrent rotations and writes serialize on it.
         let recorded: Option<String> = tx
             .query_opt(
@@ -247,7 +272,7 @@ impl Backend for PgBackend {
         for ch in changes {
             apply_one(&mut tx, ch)?;
         }
-        tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &self.node_id])
+        tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &node_id])
             .map_err(db_err("notify"))?;
         tx.commit().map_err(db_err("commit"))
     }

@@ -342,6 +342,14 @@ fn postgres_backend() {
     }
     let a2 = a.create_key(bdk()).unwrap();
     drop((a, b));
+    // The last handle of a PostgreSQL store may be dropped inside an async runtime (a server
+    // shutting down does): closing the connection must not panic there.
+    let d = Store::open(config(work.path(), &url, &mk2)).unwrap();
+    d.create_key(bdk()).unwrap();
+    tokio::runtime::Builder::new_multi_thread()
+        .build()
+        .unwrap()
+        .block_on(async move { drop(d) });
     let c = Store::open(config(work.path(), &url, &mk2)).unwrap();
     assert!(c.integrity_failures().is_empty());
     assert!(c.key_for_use(&a2.key_arn).is_ok());
