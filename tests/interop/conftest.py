@@ -3,13 +3,17 @@
 The binary is `$PAYCRYPT_BIN`, else target/release/paycrypt, else target/debug/paycrypt
 (this file builds nothing; scripts/test.sh builds first).
 """
+import glob
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 import boto3
@@ -103,6 +107,101 @@ def server(tmp_path_factory):
     yield s
     rc = s.stop()
     assert rc == 0, f"paycrypt exited with {rc} after SIGTERM"
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def _pg_bin_dir():
+    """The directory holding initdb and pg_ctl: on PATH, else the newest /usr/lib/postgresql/*/bin."""
+    dirs = os.environ.get("PATH", "").split(os.pathsep)
+    dirs += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda d: [int(x) if x.isdigit() else 0 for x in d.split("/")], reverse=True)
+    for d in dirs:
+        if d and os.path.isfile(os.path.join(d, "initdb")) and os.path.isfile(os.path.join(d, "pg_ctl")):
+            # Follow a symlinked initdb (e.g. /usr/local/bin/initdb) to the directory that also
+            # holds createdb.
+            return os.path.dirname(os.path.realpath(os.path.join(d, "initdb")))
+    return None
+
+
+class PgCluster:
+    """A throw-away PostgreSQL cluster: initdb into a temporary directory, pg_ctl start with only
+    a Unix socket (in that directory) on a free port number, trust authentication for user
+    `paycrypt`. As root the server binaries run as the `postgres` user (runuser)."""
+
+    def __init__(self, bin_dir: str):
+        self.bin = bin_dir
+        self.as_postgres = os.geteuid() == 0
+        # Not under pytest's tmp (mode 0700, closed to the postgres user); short for the socket path.
+        self.dir = tempfile.mkdtemp(prefix="paycrypt-pg-")
+        os.chmod(self.dir, 0o777)
+        self.port = _free_port()
+        self.data = os.path.join(self.dir, "data")
+        self._run("initdb", "-D", self.data, "-U", "paycrypt", "-A", "trust", "-E", "UTF8", "--no-sync")
+        opts = f"-k {self.dir} -c listen_addresses='' -p {self.port} -c fsync=off"
+        self._run("pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"), "-w", "-o", opts, "start")
+
+    def _run(self, program, *args):
+        cmd = [os.path.join(self.bin, program), *args]
+        if self.as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(f"{program} failed ({r.returncode}): {r.stderr}")
+        return r.stdout
+
+    def url(self, db: str) -> str:
+        """The URL form the keystore accepts: the socket directory percent-encoded as the host."""
+        return f"postgres://paycrypt@{urllib.parse.quote(self.dir, safe='')}:{self.port}/{db}"
+
+    def create_db(self, db: str) -> str:
+        self._run("createdb", "-h", self.dir, "-p", str(self.port), "-U", "paycrypt", db)
+        return self.url(db)
+
+    def stop(self):
+        try:
+            self._run("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """The session's PostgreSQL cluster. Without PostgreSQL server binaries the tests that use it
+    are skipped — or fail when PAYCRYPT_REQUIRE_POSTGRES is set (as in CI)."""
+    bin_dir = _pg_bin_dir()
+    if bin_dir is None:
+        msg = "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or under /usr/lib/postgresql/*/bin"
+        if os.environ.get("PAYCRYPT_REQUIRE_POSTGRES"):
+            pytest.fail(f"PAYCRYPT_REQUIRE_POSTGRES is set but {msg}")
+        pytest.skip(f"{msg}: PostgreSQL-backed tests not run (install postgresql to run them)")
+    c = PgCluster(bin_dir)
+    yield c
+    c.stop()
+
+
+def master_key_file(tmp: pathlib.Path) -> pathlib.Path:
+    p = tmp / "master.hex"
+    p.write_text(os.urandom(32).hex())
+    return p
+
+
+@pytest.fixture(scope="session")
+def pg_server(pg_cluster, tmp_path_factory):
+    """A paycrypt server on its own PostgreSQL database."""
+    tmp = tmp_path_factory.mktemp("paycrypt-pg")
+    url = pg_cluster.create_db("interop")
+    s = Server(tmp, extra_args=["--database-url", url, "--master-key-file", str(master_key_file(tmp))])
+    yield s
+    rc = s.stop()
+    assert rc == 0, f"paycrypt (PostgreSQL) exited with {rc} after SIGTERM"
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def any_server(request):
+    """The SQLite-backed and then the PostgreSQL-backed server: a module that overrides `cp`/`dp`
+    with this runs every test on both back ends."""
+    return request.getfixturevalue("server" if request.param == "sqlite" else "pg_server")
 
 
 def client(server, service, **kw):

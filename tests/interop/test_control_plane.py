@@ -5,9 +5,15 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import error_code, make_key
+from conftest import client, error_code, make_key
 
 D0 = "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY"
+
+
+# Every test here runs on the SQLite-backed and on the PostgreSQL-backed server.
+@pytest.fixture(scope="module")
+def cp(any_server):
+    return client(any_server, "payment-cryptography")
 
 
 def test_create_get_key_and_kcv(cp):

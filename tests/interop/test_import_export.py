@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import cmac, hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from conftest import MODES, ROOT, error_code, make_key
+from conftest import MODES, ROOT, client, error_code, make_key
 
 sys.path.insert(0, str(ROOT / "examples" / "flows"))
 from tr34 import OID_AES128_CBC, OID_DES_EDE3_CBC, make_ca, make_leaf, tr34_build, tr34_open  # noqa: E402
@@ -35,6 +35,17 @@ D1 = "TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION"
 TDES2_KEK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
 TDES3_KEK = bytes.fromhex("89ABCDEF0123456776543210FEDCBA98C2E0F3B4A59687D1")
 AES_KEK = bytes.fromhex("000102030405060708090A0B0C0D0E0F")
+
+
+# Every test here runs on the SQLite-backed and on the PostgreSQL-backed server.
+@pytest.fixture(scope="module")
+def cp(any_server):
+    return client(any_server, "payment-cryptography")
+
+
+@pytest.fixture(scope="module")
+def dp(any_server):
+    return client(any_server, "payment-cryptography-data")
 
 
 # ---------------------------------------------------------------- independent computations

@@ -68,7 +68,8 @@ fn db_err(what: &str) -> impl Fn(postgres::Error) -> StoreError + '_ {
 
 /// PostgreSQL persistence.
 pub(crate) struct PgBackend {
-    client: Client,
+    /// Always `Some` until dropped (see the `Drop` impl).
+    client: Option<Client>,
     /// Sent as the NOTIFY payload so a node can ignore its own notifications.
     node_id: String,
 }
@@ -91,7 +92,30 @@ pub(crate) fn connect(url: &str) -> Result<Client, StoreError> {
         .map_err(|e| StoreError::internal(format!("cannot connect to PostgreSQL: {e}")))
 }
 
+impl Drop for PgBackend {
+    /// `postgres::Client` closes its connection by blocking on its own Tokio runtime, which
+    /// panics ("Cannot start a runtime from within a runtime") when the last `Store` handle is
+    /// dropped inside an async task — as a server does when it shuts down. So the client is
+    /// closed on a short-lived plain thread.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            if let Ok(t) = std::thread::Builder::new()
+                .name("paycrypt-pg-close".into())
+                .spawn(move || drop(client))
+            {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
 impl PgBackend {
+    fn client(&mut self) -> Result<&mut Client, StoreError> {
+        self.client
+            .as_mut()
+            .ok_or_else(|| StoreError::internal("the PostgreSQL connection is closed"))
+    }
+
     /// Connect, migrate, and check (or record) region and account.
     pub fn open(url: &str, region: &str, account: &str, node_id: &str) -> Result<Self, StoreError> {
         let mut client = connect(url)?;
@@ -115,7 +139,7 @@ impl PgBackend {
         }
         tx.commit().map_err(db_err("commit"))?;
         Ok(Self {
-            client,
+            client: Some(client),
             node_id: node_id.to_owned(),
         })
     }
@@ -155,7 +179,7 @@ impl Backend for PgBackend {
     fn load(&mut self) -> Result<Snapshot, StoreError> {
         // One consistent snapshot of all tables.
         let mut tx = self
-            .client
+            .client()?
             .build_transaction()
             .isolation_level(postgres::IsolationLevel::RepeatableRead)
             .read_only(true)
@@ -246,7 +270,8 @@ impl Backend for PgBackend {
     }
 
     fn apply(&mut self, master_key_id: &str, changes: &[Change]) -> Result<(), StoreError> {
-        let mut tx = self.client.transaction().map_err(db_err("begin"))?;
+        let node_id = self.node_id.clone();
+        let mut tx = self.client()?.transaction().map_err(db_err("begin"))?;
         // Lock the master-key marker: concurrent rotations and writes serialize on it.
         let recorded: Option<String> = tx
             .query_opt(
@@ -263,7 +288,7 @@ impl Backend for PgBackend {
         for ch in changes {
             apply_one(&mut tx, ch)?;
         }
-        tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &self.node_id])
+        tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &node_id])
             .map_err(db_err("notify"))?;
         tx.commit().map_err(db_err("commit"))
     }
@@ -416,6 +441,11 @@ pub(crate) fn listen<T: Send + Sync + 'static>(
     client
         .batch_execute(&format!("LISTEN {CHANNEL}"))
         .map_err(db_err("listen"))?;
+    // The store loaded its snapshot before this LISTEN: a change committed by another node in
+    // between sent its notification to nobody here, so load once more now that we listen.
+    if let Some(s) = store.upgrade() {
+        reload(&s);
+    }
     std::thread::Builder::new()
         .name("paycrypt-pg-listen".into())
         .spawn(move || {
@@ -441,17 +471,29 @@ pub(crate) fn listen<T: Send + Sync + 'static>(
                 let mut foreign = false;
                 let mut failed = false;
                 {
+                    // Wait (at most 500 ms, to notice a dropped store) for the first
+                    // notification, then take only those already queued and reload at once.
+                    // (Waiting for a quiet spell instead would delay every reload by the whole
+                    // timeout and postpone it forever while another node keeps writing.)
                     let mut n = c.notifications();
-                    let mut it = n.timeout_iter(Duration::from_millis(500));
-                    loop {
-                        match it.next() {
-                            Ok(Some(note)) => foreign |= note.payload() != node_id,
-                            Ok(None) => break,
-                            Err(_) => {
-                                failed = true;
-                                break;
+                    let first = n.timeout_iter(Duration::from_millis(500)).next();
+                    match first {
+                        Ok(Some(note)) => {
+                            foreign |= note.payload() != node_id;
+                            let mut queued = n.iter();
+                            loop {
+                                match queued.next() {
+                                    Ok(Some(note)) => foreign |= note.payload() != node_id,
+                                    Ok(None) => break,
+                                    Err(_) => {
+                                        failed = true;
+                                        break;
+                                    }
+                                }
                             }
                         }
+                        Ok(None) => {}
+                        Err(_) => failed = true,
                     }
                 }
                 if failed || c.is_closed() {

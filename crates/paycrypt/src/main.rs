@@ -48,7 +48,9 @@ enum Command {
         /// Data directory (database, development master key, generated credentials).
         #[arg(long, default_value = "./paycrypt-data")]
         data_dir: PathBuf,
-        /// Database URL (sqlite://PATH); default <data-dir>/paycrypt.db.
+        /// Database URL: sqlite://PATH (default <data-dir>/paycrypt.db) or
+        /// postgres://USER@HOST:PORT/DB (a Unix socket directory as a %2F-encoded HOST) for
+        /// several nodes sharing one database.
         #[arg(long)]
         database_url: Option<String>,
         /// TLS certificate chain (PEM); requires --tls-key.
