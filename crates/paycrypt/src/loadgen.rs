@@ -509,10 +509,8 @@ fn request_for(op: Op, keys: &Keys, j: usize) -> Result<(String, Value), paycryp
             }
             let mk = BlockCipher::tdes(&hex::decode("mk", MK_AC)?)?;
             let icc = emv::derive_icc_master_key_option_a(&mk, &pan_s, psn)?;
-            let sk = emv::derive_common_session_key(
-                icc.expose(),
-                &[atc[0], atc[1], 0, 0, 0, 0, 0, 0],
-            )?;
+            let sk =
+                emv::derive_common_session_key(icc.expose(), &[atc[0], atc[1], 0, 0, 0, 0, 0, 0])?;
             let arqc = emv::generate_arqc(sk.expose(), &data, AcPadding::None)?;
             (
                 "/cryptogram/verify".into(),
@@ -871,7 +869,9 @@ fn parse_head(head: &[u8]) -> std::io::Result<(u16, usize)> {
                         .map_err(|_| invalid("bad Content-Length"))?,
                 );
             } else if k.trim().eq_ignore_ascii_case("transfer-encoding") {
-                return Err(invalid("chunked answers are not supported by the bench client"));
+                return Err(invalid(
+                    "chunked answers are not supported by the bench client",
+                ));
             }
         }
     }
@@ -1014,14 +1014,23 @@ fn print_report(r: &Report, output: OutputFormat) {
         OutputFormat::Table => {
             let mut s = String::new();
             let _ = writeln!(s, "mix:          {}", r.mix);
-            let _ = writeln!(s, "connections:  {} (load-generator threads: {})", r.connections, r.threads);
+            let _ = writeln!(
+                s,
+                "connections:  {} (load-generator threads: {})",
+                r.connections, r.threads
+            );
             let _ = writeln!(s, "requests:     {} ({} errors)", r.requests, r.errors);
             let _ = writeln!(s, "duration:     {:.2} s", r.seconds);
             let _ = writeln!(s, "throughput:   {:.0} req/s", r.throughput);
             let _ = writeln!(
                 s,
                 "latency (ms): p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}  mean {:.3}",
-                r.latency.p50, r.latency.p90, r.latency.p99, r.latency.p999, r.latency.max, r.latency.mean
+                r.latency.p50,
+                r.latency.p90,
+                r.latency.p99,
+                r.latency.p999,
+                r.latency.max,
+                r.latency.mean
             );
             let _ = writeln!(
                 s,
@@ -1048,6 +1057,63 @@ fn print_report(r: &Report, output: OutputFormat) {
                 }
             }
             print!("{s}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mixes() {
+        assert_eq!(parse_mix("mixed").unwrap().len(), 6);
+        assert_eq!(
+            parse_mix("translate-pin:3, verify-cvv2").unwrap(),
+            vec![(Op::TranslatePin, 3), (Op::VerifyCvv2, 1)]
+        );
+        for bad in [
+            "",
+            "nope",
+            "translate-pin:0",
+            "translate-pin:x",
+            "verify-pin,verify-pin",
+        ] {
+            assert!(parse_mix(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn heads() {
+        let h = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 12\r\n\r\n";
+        assert_eq!(find_head_end(h), Some(h.len()));
+        assert_eq!(parse_head(h).unwrap(), (400, 12));
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\n\r\n").is_err());
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").is_err());
+        assert_eq!(
+            error_code(
+                400,
+                br#"{"__type":"com.amazon#VerificationFailedException"}"#
+            ),
+            "VerificationFailedException"
+        );
+        assert_eq!(error_code(502, b"x"), "HTTP 502");
+    }
+
+    #[test]
+    fn request_inputs_are_valid() {
+        for j in [0, 1, 31, 32, 511, 99_999] {
+            assert!(paycrypt_core::card::luhn_valid(&pan_for(j)), "{j}");
+            let k = ksn_for(j).unwrap();
+            assert_eq!(k.counter() as usize, j / DUKPT_DEVICES + 1);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn head_parser_never_panics(s in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = find_head_end(&s);
+            let _ = parse_head(&s);
         }
     }
 }
