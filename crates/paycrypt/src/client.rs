@@ -182,6 +182,21 @@ impl Client {
         }
     }
 
+    /// The endpoint.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The region requests are signed for.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The signing credentials.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
     /// Call control-plane operation `op` with JSON `input`; returns the JSON output.
     ///
     /// # Errors

@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 
 mod calc;
 mod client;
+mod loadgen;
 mod ops;
 use paycrypt_keystore::MasterKeySource;
 use paycrypt_server::audit::AuditDestination;
@@ -104,6 +105,9 @@ enum Command {
     /// migration.
     #[command(subcommand)]
     Admin(ops::AdminCommand),
+    /// Load generator: drive a running server with pre-signed data-plane requests and report
+    /// throughput and latency percentiles.
+    Bench(Box<loadgen::BenchArgs>),
 }
 
 fn main() -> ExitCode {
@@ -116,6 +120,7 @@ fn main() -> ExitCode {
         Command::Keys { client, command } => ops::run_keys(&client, *command, cli.output),
         Command::Aliases { client, command } => ops::run_aliases(&client, command, cli.output),
         Command::Admin(cmd) => ops::run_admin(cmd, cli.output),
+        Command::Bench(args) => loadgen::run(*args, cli.output),
         Command::Serve {
             listen,
             data_dir,

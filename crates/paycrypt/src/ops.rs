@@ -43,7 +43,7 @@ pub struct ClientOpts {
 }
 
 impl ClientOpts {
-    fn client(&self) -> Result<Client, ClientError> {
+    pub(crate) fn client(&self) -> Result<Client, ClientError> {
         let url = self
             .endpoint_url
             .clone()
