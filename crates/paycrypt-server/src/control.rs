@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::state::{AppState, Ctx};
+use crate::state::{blocking, AppState, Ctx};
 use crate::validate::{
     check_str_element, text, Input, ALIAS_NAME, KEY_ARN, KEY_IDENTIFIER, NEXT_TOKEN,
 };
@@ -145,22 +145,6 @@ pub async fn dispatch(
             message: format!("Unknown operation {other}"),
         }),
     }
-}
-
-/// Run a blocking store call off the async workers.
-async fn blocking<T, F>(state: &Arc<AppState>, f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-{
-    let store = state.store.clone();
-    tokio::task::spawn_blocking(move || f(&store))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "store task failed");
-            ApiError::internal()
-        })?
-        .map_err(ApiError::from)
 }
 
 pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<Value, ApiError> {

@@ -60,7 +60,7 @@ use crate::ca::{self, CertPurpose, LocalCa, TokenKind};
 use crate::control::{key_attributes, key_output, tags};
 use crate::error::ApiError;
 use crate::policy::{authorize, ExportMethod, KeyUse};
-use crate::state::{AppState, Ctx};
+use crate::state::{blocking, AppState, Ctx};
 use crate::tr34;
 use crate::validate::{text, Input, StrShape, KEY_IDENTIFIER};
 
@@ -191,21 +191,6 @@ fn kcv_names() -> Vec<&'static str> {
         .iter()
         .map(|a| a.as_str())
         .collect()
-}
-
-/// Run `f` on the store off the async workers (store calls and RSA work block).
-async fn run<T, F>(state: &Arc<AppState>, f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
-{
-    let store = state.store.clone();
-    tokio::task::spawn_blocking(move || f(&store))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "import/export task failed");
-            ApiError::internal()
-        })?
 }
 
 fn modes_of_use(m: &mut Input<'_>) -> Result<KeyModesOfUse, ApiError> {
@@ -622,7 +607,7 @@ pub async fn import_key(
     let _ = i.opt_str("RequesterComment", text(0, 200))?;
     i.finish()?;
     let now = ca::now_secs();
-    let (key, used) = run(state, move |s| import_blocking(s, material, common, now)).await?;
+    let (key, used) = blocking(state, move |s| import_blocking(s, material, common, now)).await?;
     for arn in &used {
         ctx.key(arn);
     }
@@ -1037,7 +1022,7 @@ pub async fn export_key(
     }
     i.finish()?;
     let now = ca::now_secs();
-    let (out, used) = run(state, move |s| {
+    let (out, used) = blocking(state, move |s| {
         export_blocking(s, &export_id, material, kcv_alg, dukpt_ksn, now)
     })
     .await?;
@@ -1420,7 +1405,7 @@ pub async fn get_parameters_for_import(
             "WrappingKeyAlgorithm must be RSA_2048, RSA_3072 or RSA_4096",
         ));
     }
-    let p = run(state, move |s| {
+    let p = blocking(state, move |s| {
         let id = ca::store_id(s);
         if reuse {
             if let Some(p) = ca::reusable(
@@ -1470,7 +1455,7 @@ pub async fn get_parameters_for_export(
             "SigningKeyAlgorithm must be RSA_2048 for TR-34 export",
         ));
     }
-    let p = run(state, move |s| {
+    let p = blocking(state, move |s| {
         let id = ca::store_id(s);
         if reuse {
             if let Some(p) = ca::reusable(
@@ -1509,7 +1494,7 @@ pub async fn get_public_key_certificate(
     let mut i = Input::root(body)?;
     let id = i.req_str("KeyIdentifier", KEY_IDENTIFIER)?.to_owned();
     i.finish()?;
-    let (arn, cert, chain) = run(state, move |s| {
+    let (arn, cert, chain) = blocking(state, move |s| {
         let key = s.key_for_use(&id)?;
         let k = &key.key;
         if k.key_state != KeyState::CreateComplete {
