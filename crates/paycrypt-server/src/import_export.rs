@@ -473,6 +473,19 @@ fn required<T>(v: Option<T>, what: &str) -> Result<T, ApiError> {
     v.ok_or_else(|| ApiError::validation(format!("{what} is required")))
 }
 
+/// The error for a `KeyMaterial` union member `op` does not read: `DiffieHellmanTr31KeyBlock` and
+/// `As2805KeyCryptogram` are modeled but not supported; anything else is unknown.
+fn other_material(op: &str, member: &str) -> ApiError {
+    match member {
+        "DiffieHellmanTr31KeyBlock" | "As2805KeyCryptogram" => {
+            ApiError::unsupported(&format!("{op} with KeyMaterial.{member}"))
+        }
+        _ => ApiError::validation(format!(
+            "Unknown member 'KeyMaterial.{member}' in the request"
+        )),
+    }
+}
+
 struct Common {
     kcv_alg: Option<KeyCheckValueAlgorithm>,
     enabled: Option<bool>,
@@ -564,16 +577,7 @@ fn read_import_material(i: &mut Input<'_>) -> Result<ImportMaterial, ApiError> {
                 )?,
             }
         }
-        "DiffieHellmanTr31KeyBlock" | "As2805KeyCryptogram" => {
-            return Err(ApiError::unsupported(&format!(
-                "ImportKey with KeyMaterial.{member}"
-            )))
-        }
-        _ => {
-            return Err(ApiError::validation(format!(
-                "Unknown member 'KeyMaterial.{member}' in the request"
-            )))
-        }
+        other => return Err(other_material("ImportKey", other)),
     };
     u.finish()?;
     Ok(m)
@@ -975,16 +979,7 @@ fn read_export_material(i: &mut Input<'_>) -> Result<ExportMaterial, ApiError> {
                 headers,
             }
         }
-        "DiffieHellmanTr31KeyBlock" | "As2805KeyCryptogram" => {
-            return Err(ApiError::unsupported(&format!(
-                "ExportKey with KeyMaterial.{member}"
-            )))
-        }
-        _ => {
-            return Err(ApiError::validation(format!(
-                "Unknown member 'KeyMaterial.{member}' in the request"
-            )))
-        }
+        other => return Err(other_material("ExportKey", other)),
     };
     u.finish()?;
     Ok(m)
