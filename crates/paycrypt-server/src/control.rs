@@ -202,7 +202,20 @@ pub(crate) fn key_attributes(input: &mut Input<'_>) -> Result<KeyAttributes, Api
     let algs: Vec<&str> = KeyAlgorithm::ALL.iter().map(|c| c.as_str()).collect();
     let key_algorithm = a.req_enum("KeyAlgorithm", KeyAlgorithm::parse, &algs)?;
     let mut m = a.req_obj("KeyModesOfUse")?;
-    let modes = KeyModesOfUse {
+    let modes = modes_of_use(&mut m)?;
+    m.finish()?;
+    a.finish()?;
+    Ok(KeyAttributes {
+        key_usage,
+        key_class,
+        key_algorithm,
+        key_modes_of_use: modes,
+    })
+}
+
+/// The `KeyModesOfUse` members (each optional, default false).
+pub(crate) fn modes_of_use(m: &mut Input<'_>) -> Result<KeyModesOfUse, ApiError> {
+    Ok(KeyModesOfUse {
         encrypt: m.opt_bool("Encrypt")?.unwrap_or(false),
         decrypt: m.opt_bool("Decrypt")?.unwrap_or(false),
         wrap: m.opt_bool("Wrap")?.unwrap_or(false),
@@ -212,14 +225,6 @@ pub(crate) fn key_attributes(input: &mut Input<'_>) -> Result<KeyAttributes, Api
         verify: m.opt_bool("Verify")?.unwrap_or(false),
         derive_key: m.opt_bool("DeriveKey")?.unwrap_or(false),
         no_restrictions: m.opt_bool("NoRestrictions")?.unwrap_or(false),
-    };
-    m.finish()?;
-    a.finish()?;
-    Ok(KeyAttributes {
-        key_usage,
-        key_class,
-        key_algorithm,
-        key_modes_of_use: modes,
     })
 }
 

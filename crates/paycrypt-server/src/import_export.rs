@@ -57,7 +57,7 @@ use paycrypt_keystore::{ImportKeyRequest, LoadedKey, Store};
 use serde_json::{json, Value};
 
 use crate::ca::{self, CertPurpose, LocalCa, TokenKind};
-use crate::control::{key_attributes, key_output, tags};
+use crate::control::{key_attributes, key_output, modes_of_use, tags};
 use crate::error::ApiError;
 use crate::policy::{authorize, ExportMethod, KeyUse};
 use crate::state::{blocking, AppState, Ctx};
@@ -191,20 +191,6 @@ fn kcv_names() -> Vec<&'static str> {
         .iter()
         .map(|a| a.as_str())
         .collect()
-}
-
-fn modes_of_use(m: &mut Input<'_>) -> Result<KeyModesOfUse, ApiError> {
-    Ok(KeyModesOfUse {
-        encrypt: m.opt_bool("Encrypt")?.unwrap_or(false),
-        decrypt: m.opt_bool("Decrypt")?.unwrap_or(false),
-        wrap: m.opt_bool("Wrap")?.unwrap_or(false),
-        unwrap: m.opt_bool("Unwrap")?.unwrap_or(false),
-        generate: m.opt_bool("Generate")?.unwrap_or(false),
-        sign: m.opt_bool("Sign")?.unwrap_or(false),
-        verify: m.opt_bool("Verify")?.unwrap_or(false),
-        derive_key: m.opt_bool("DeriveKey")?.unwrap_or(false),
-        no_restrictions: m.opt_bool("NoRestrictions")?.unwrap_or(false),
-    })
 }
 
 /// The key check value of symmetric `material` with `kcv_alg` (3 bytes, as the store computes).
@@ -1400,22 +1386,7 @@ pub async fn get_parameters_for_import(
             "WrappingKeyAlgorithm must be RSA_2048, RSA_3072 or RSA_4096",
         ));
     }
-    let p = blocking(state, move |s| {
-        let id = ca::store_id(s);
-        if reuse {
-            if let Some(p) = ca::reusable(
-                &id,
-                TokenKind::Import,
-                material_type,
-                algorithm,
-                ca::now_secs(),
-            ) {
-                return Ok(p);
-            }
-        }
-        ca::new_parameters(s, TokenKind::Import, material_type, algorithm)
-    })
-    .await?;
+    let p = parameters(state, TokenKind::Import, material_type, algorithm, reuse).await?;
     Ok(json!({
         "WrappingKeyCertificate": p.certificate,
         "WrappingKeyCertificateChain": p.chain,
@@ -1423,6 +1394,27 @@ pub async fn get_parameters_for_import(
         "ImportToken": p.token,
         "ParametersValidUntilTimestamp": p.valid_until,
     }))
+}
+
+/// The last reusable token's parameters (`ReuseLastGeneratedToken`) or new ones (an RSA key
+/// pair certified by the local CA, generated off the async workers).
+async fn parameters(
+    state: &Arc<AppState>,
+    kind: TokenKind,
+    material_type: &'static str,
+    algorithm: KeyAlgorithm,
+    reuse: bool,
+) -> Result<Arc<ca::Parameters>, ApiError> {
+    blocking(state, move |s| {
+        let id = ca::store_id(s);
+        if reuse {
+            if let Some(p) = ca::reusable(&id, kind, material_type, algorithm, ca::now_secs()) {
+                return Ok(p);
+            }
+        }
+        ca::new_parameters(s, kind, material_type, algorithm)
+    })
+    .await
 }
 
 /// `GetParametersForExport` (TR34_KEY_BLOCK: an RSA_2048 signing key certified by the local CA
@@ -1450,22 +1442,7 @@ pub async fn get_parameters_for_export(
             "SigningKeyAlgorithm must be RSA_2048 for TR-34 export",
         ));
     }
-    let p = blocking(state, move |s| {
-        let id = ca::store_id(s);
-        if reuse {
-            if let Some(p) = ca::reusable(
-                &id,
-                TokenKind::Export,
-                material_type,
-                algorithm,
-                ca::now_secs(),
-            ) {
-                return Ok(p);
-            }
-        }
-        ca::new_parameters(s, TokenKind::Export, material_type, algorithm)
-    })
-    .await?;
+    let p = parameters(state, TokenKind::Export, material_type, algorithm, reuse).await?;
     Ok(json!({
         "SigningKeyCertificate": p.certificate,
         "SigningKeyCertificateChain": p.chain,
