@@ -58,6 +58,7 @@ use serde_json::{json, Value};
 
 use crate::ca::{self, CertPurpose, LocalCa, TokenKind};
 use crate::control::{key_attributes, key_output, modes_of_use, tags};
+use crate::data::wrapped::{CERTIFICATE, TR31_BLOCK};
 use crate::error::ApiError;
 use crate::policy::{authorize, ExportMethod, KeyUse};
 use crate::state::{blocking, AppState, Ctx};
@@ -71,10 +72,6 @@ fn is_upper_hex(s: &str) -> bool {
 
 fn is_alnum(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-fn is_certificate(s: &str) -> bool {
-    !s.contains(['[', ';', ']', '<', '>'])
 }
 
 fn is_import_token(s: &str) -> bool {
@@ -94,20 +91,6 @@ const WRAPPED_KEY_CRYPTOGRAM: StrShape = StrShape {
     max: 4096,
     pattern: "[0-9A-F]+",
     check: is_upper_hex,
-};
-/// `Tr31WrappedKeyBlock`.
-const TR31_BLOCK: StrShape = StrShape {
-    min: 56,
-    max: 9984,
-    pattern: "[0-9a-zA-Z]+",
-    check: is_alnum,
-};
-/// `CertificateType`.
-const CERTIFICATE: StrShape = StrShape {
-    min: 1,
-    max: 32768,
-    pattern: "[^\\[;\\]<>]+",
-    check: is_certificate,
 };
 /// `ImportTokenId`.
 const IMPORT_TOKEN: StrShape = StrShape {
