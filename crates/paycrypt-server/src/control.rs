@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::state::{AppState, Ctx};
+use crate::state::{blocking, AppState, Ctx};
 use crate::validate::{
     check_str_element, text, Input, ALIAS_NAME, KEY_ARN, KEY_IDENTIFIER, NEXT_TOKEN,
 };
@@ -147,22 +147,6 @@ pub async fn dispatch(
     }
 }
 
-/// Run a blocking store call off the async workers.
-async fn blocking<T, F>(state: &Arc<AppState>, f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-{
-    let store = state.store.clone();
-    tokio::task::spawn_blocking(move || f(&store))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "store task failed");
-            ApiError::internal()
-        })?
-        .map_err(ApiError::from)
-}
-
 pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<Value, ApiError> {
     serde_json::to_value(v).map_err(|_| ApiError::internal())
 }
@@ -218,7 +202,20 @@ pub(crate) fn key_attributes(input: &mut Input<'_>) -> Result<KeyAttributes, Api
     let algs: Vec<&str> = KeyAlgorithm::ALL.iter().map(|c| c.as_str()).collect();
     let key_algorithm = a.req_enum("KeyAlgorithm", KeyAlgorithm::parse, &algs)?;
     let mut m = a.req_obj("KeyModesOfUse")?;
-    let modes = KeyModesOfUse {
+    let modes = modes_of_use(&mut m)?;
+    m.finish()?;
+    a.finish()?;
+    Ok(KeyAttributes {
+        key_usage,
+        key_class,
+        key_algorithm,
+        key_modes_of_use: modes,
+    })
+}
+
+/// The `KeyModesOfUse` members (each optional, default false).
+pub(crate) fn modes_of_use(m: &mut Input<'_>) -> Result<KeyModesOfUse, ApiError> {
+    Ok(KeyModesOfUse {
         encrypt: m.opt_bool("Encrypt")?.unwrap_or(false),
         decrypt: m.opt_bool("Decrypt")?.unwrap_or(false),
         wrap: m.opt_bool("Wrap")?.unwrap_or(false),
@@ -228,14 +225,6 @@ pub(crate) fn key_attributes(input: &mut Input<'_>) -> Result<KeyAttributes, Api
         verify: m.opt_bool("Verify")?.unwrap_or(false),
         derive_key: m.opt_bool("DeriveKey")?.unwrap_or(false),
         no_restrictions: m.opt_bool("NoRestrictions")?.unwrap_or(false),
-    };
-    m.finish()?;
-    a.finish()?;
-    Ok(KeyAttributes {
-        key_usage,
-        key_class,
-        key_algorithm,
-        key_modes_of_use: modes,
     })
 }
 

@@ -35,7 +35,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use paycrypt_keystore::model::KeyAlgorithm;
-use paycrypt_keystore::{Store, StoreError};
+use paycrypt_keystore::StoreError;
 use serde_json::{json, Value};
 use x509_cert::der::asn1::{BitString, Ia5String};
 use x509_cert::der::oid::ObjectIdentifier;
@@ -48,7 +48,7 @@ use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use crate::control::key_output;
 use crate::error::ApiError;
 use crate::policy::{authorize, KeyUse};
-use crate::state::{AppState, Ctx};
+use crate::state::{blocking, AppState, Ctx};
 use crate::validate::{check_str_element, text, Input, StrShape, KEY_ARN, KEY_IDENTIFIER};
 
 /// The `MpaOperation` enum.
@@ -188,20 +188,6 @@ pub(crate) fn replication_regions(
     Ok(Some(out))
 }
 
-async fn blocking<T, F>(state: &Arc<AppState>, f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
-{
-    let store = state.store.clone();
-    tokio::task::spawn_blocking(move || f(&store))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "store task failed");
-            ApiError::internal()
-        })?
-}
-
 fn store<T>(r: Result<T, StoreError>) -> Result<T, ApiError> {
     r.map_err(ApiError::from)
 }
@@ -222,7 +208,7 @@ pub async fn key_replication_regions(
     let regions = replication_regions(&mut i, "ReplicationRegions", true)?.unwrap_or_default();
     i.finish()?;
     let key = blocking(state, move |s| {
-        store(s.change_key_replication_regions(&id, add, &regions))
+        s.change_key_replication_regions(&id, add, &regions)
     })
     .await?;
     key_output(ctx, &key)
@@ -279,7 +265,7 @@ pub async fn associate_mpa_team(state: &Arc<AppState>, body: &Value) -> Result<V
     requester_comment(&mut i)?;
     i.finish()?;
     let t = team.clone();
-    blocking(state, move |s| store(s.associate_mpa_team(action, &t))).await?;
+    blocking(state, move |s| s.associate_mpa_team(action, &t)).await?;
     Ok(association(action, &team, "ACTIVE"))
 }
 
@@ -292,7 +278,7 @@ pub async fn disassociate_mpa_team(state: &Arc<AppState>, body: &Value) -> Resul
     let action = i.req_enum("Action", mpa_operation, MPA_OPERATIONS)?;
     requester_comment(&mut i)?;
     i.finish()?;
-    let team = blocking(state, move |s| store(s.disassociate_mpa_team(action))).await?;
+    let team = blocking(state, move |s| s.disassociate_mpa_team(action)).await?;
     Ok(association(action, &team, "DELETE_PENDING"))
 }
 
@@ -307,7 +293,7 @@ pub async fn get_mpa_team_association(
     let mut i = Input::root(body)?;
     let action = i.req_enum("Action", mpa_operation, MPA_OPERATIONS)?;
     i.finish()?;
-    let team = blocking(state, move |s| store(s.mpa_team(action))).await?;
+    let team = blocking(state, move |s| s.mpa_team(action)).await?;
     Ok(association(action, &team, "ACTIVE"))
 }
 
@@ -365,7 +351,7 @@ pub async fn put_resource_policy(
     check_policy(&policy)?;
     ctx.key(&arn);
     let (a, p) = (arn.clone(), policy.clone());
-    blocking(state, move |s| store(s.put_resource_policy(&a, &p))).await?;
+    blocking(state, move |s| s.put_resource_policy(&a, &p)).await?;
     Ok(json!({ "ResourceArn": arn, "Policy": policy }))
 }
 
@@ -383,7 +369,7 @@ pub async fn get_resource_policy(
     i.finish()?;
     ctx.key(&arn);
     let a = arn.clone();
-    let policy = blocking(state, move |s| store(s.get_resource_policy(&a))).await?;
+    let policy = blocking(state, move |s| s.get_resource_policy(&a)).await?;
     Ok(json!({ "ResourceArn": arn, "Policy": policy }))
 }
 
@@ -400,7 +386,7 @@ pub async fn delete_resource_policy(
     let arn = i.req_str("ResourceArn", KEY_ARN)?.to_owned();
     i.finish()?;
     ctx.key(&arn);
-    blocking(state, move |s| store(s.delete_resource_policy(&arn))).await?;
+    blocking(state, move |s| s.delete_resource_policy(&arn)).await?;
     Ok(json!({}))
 }
 
@@ -604,7 +590,7 @@ pub async fn get_certificate_signing_request(
             .public_key_der()
             .ok_or_else(|| internal("public key of a key pair"))?;
         let der = build_csr(key.material(), &spki, &subject, &signer)?;
-        Ok((key.key.key_arn.clone(), der))
+        Ok::<_, ApiError>((key.key.key_arn.clone(), der))
     })
     .await?;
     ctx.key(&arn);

@@ -57,10 +57,11 @@ use paycrypt_keystore::{ImportKeyRequest, LoadedKey, Store};
 use serde_json::{json, Value};
 
 use crate::ca::{self, CertPurpose, LocalCa, TokenKind};
-use crate::control::{key_attributes, key_output, tags};
+use crate::control::{key_attributes, key_output, modes_of_use, tags};
+use crate::data::wrapped::{CERTIFICATE, TR31_BLOCK};
 use crate::error::ApiError;
 use crate::policy::{authorize, ExportMethod, KeyUse};
-use crate::state::{AppState, Ctx};
+use crate::state::{blocking, AppState, Ctx};
 use crate::tr34;
 use crate::validate::{text, Input, StrShape, KEY_IDENTIFIER};
 
@@ -71,10 +72,6 @@ fn is_upper_hex(s: &str) -> bool {
 
 fn is_alnum(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-fn is_certificate(s: &str) -> bool {
-    !s.contains(['[', ';', ']', '<', '>'])
 }
 
 fn is_import_token(s: &str) -> bool {
@@ -94,20 +91,6 @@ const WRAPPED_KEY_CRYPTOGRAM: StrShape = StrShape {
     max: 4096,
     pattern: "[0-9A-F]+",
     check: is_upper_hex,
-};
-/// `Tr31WrappedKeyBlock`.
-const TR31_BLOCK: StrShape = StrShape {
-    min: 56,
-    max: 9984,
-    pattern: "[0-9a-zA-Z]+",
-    check: is_alnum,
-};
-/// `CertificateType`.
-const CERTIFICATE: StrShape = StrShape {
-    min: 1,
-    max: 32768,
-    pattern: "[^\\[;\\]<>]+",
-    check: is_certificate,
 };
 /// `ImportTokenId`.
 const IMPORT_TOKEN: StrShape = StrShape {
@@ -191,35 +174,6 @@ fn kcv_names() -> Vec<&'static str> {
         .iter()
         .map(|a| a.as_str())
         .collect()
-}
-
-/// Run `f` on the store off the async workers (store calls and RSA work block).
-async fn run<T, F>(state: &Arc<AppState>, f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
-{
-    let store = state.store.clone();
-    tokio::task::spawn_blocking(move || f(&store))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "import/export task failed");
-            ApiError::internal()
-        })?
-}
-
-fn modes_of_use(m: &mut Input<'_>) -> Result<KeyModesOfUse, ApiError> {
-    Ok(KeyModesOfUse {
-        encrypt: m.opt_bool("Encrypt")?.unwrap_or(false),
-        decrypt: m.opt_bool("Decrypt")?.unwrap_or(false),
-        wrap: m.opt_bool("Wrap")?.unwrap_or(false),
-        unwrap: m.opt_bool("Unwrap")?.unwrap_or(false),
-        generate: m.opt_bool("Generate")?.unwrap_or(false),
-        sign: m.opt_bool("Sign")?.unwrap_or(false),
-        verify: m.opt_bool("Verify")?.unwrap_or(false),
-        derive_key: m.opt_bool("DeriveKey")?.unwrap_or(false),
-        no_restrictions: m.opt_bool("NoRestrictions")?.unwrap_or(false),
-    })
 }
 
 /// The key check value of symmetric `material` with `kcv_alg` (3 bytes, as the store computes).
@@ -488,6 +442,19 @@ fn required<T>(v: Option<T>, what: &str) -> Result<T, ApiError> {
     v.ok_or_else(|| ApiError::validation(format!("{what} is required")))
 }
 
+/// The error for a `KeyMaterial` union member `op` does not read: `DiffieHellmanTr31KeyBlock` and
+/// `As2805KeyCryptogram` are modeled but not supported; anything else is unknown.
+fn other_material(op: &str, member: &str) -> ApiError {
+    match member {
+        "DiffieHellmanTr31KeyBlock" | "As2805KeyCryptogram" => {
+            ApiError::unsupported(&format!("{op} with KeyMaterial.{member}"))
+        }
+        _ => ApiError::validation(format!(
+            "Unknown member 'KeyMaterial.{member}' in the request"
+        )),
+    }
+}
+
 struct Common {
     kcv_alg: Option<KeyCheckValueAlgorithm>,
     enabled: Option<bool>,
@@ -579,16 +546,7 @@ fn read_import_material(i: &mut Input<'_>) -> Result<ImportMaterial, ApiError> {
                 )?,
             }
         }
-        "DiffieHellmanTr31KeyBlock" | "As2805KeyCryptogram" => {
-            return Err(ApiError::unsupported(&format!(
-                "ImportKey with KeyMaterial.{member}"
-            )))
-        }
-        _ => {
-            return Err(ApiError::validation(format!(
-                "Unknown member 'KeyMaterial.{member}' in the request"
-            )))
-        }
+        other => return Err(other_material("ImportKey", other)),
     };
     u.finish()?;
     Ok(m)
@@ -622,7 +580,7 @@ pub async fn import_key(
     let _ = i.opt_str("RequesterComment", text(0, 200))?;
     i.finish()?;
     let now = ca::now_secs();
-    let (key, used) = run(state, move |s| import_blocking(s, material, common, now)).await?;
+    let (key, used) = blocking(state, move |s| import_blocking(s, material, common, now)).await?;
     for arn in &used {
         ctx.key(arn);
     }
@@ -990,16 +948,7 @@ fn read_export_material(i: &mut Input<'_>) -> Result<ExportMaterial, ApiError> {
                 headers,
             }
         }
-        "DiffieHellmanTr31KeyBlock" | "As2805KeyCryptogram" => {
-            return Err(ApiError::unsupported(&format!(
-                "ExportKey with KeyMaterial.{member}"
-            )))
-        }
-        _ => {
-            return Err(ApiError::validation(format!(
-                "Unknown member 'KeyMaterial.{member}' in the request"
-            )))
-        }
+        other => return Err(other_material("ExportKey", other)),
     };
     u.finish()?;
     Ok(m)
@@ -1037,7 +986,7 @@ pub async fn export_key(
     }
     i.finish()?;
     let now = ca::now_secs();
-    let (out, used) = run(state, move |s| {
+    let (out, used) = blocking(state, move |s| {
         export_blocking(s, &export_id, material, kcv_alg, dukpt_ksn, now)
     })
     .await?;
@@ -1420,22 +1369,7 @@ pub async fn get_parameters_for_import(
             "WrappingKeyAlgorithm must be RSA_2048, RSA_3072 or RSA_4096",
         ));
     }
-    let p = run(state, move |s| {
-        let id = ca::store_id(s);
-        if reuse {
-            if let Some(p) = ca::reusable(
-                &id,
-                TokenKind::Import,
-                material_type,
-                algorithm,
-                ca::now_secs(),
-            ) {
-                return Ok(p);
-            }
-        }
-        ca::new_parameters(s, TokenKind::Import, material_type, algorithm)
-    })
-    .await?;
+    let p = parameters(state, TokenKind::Import, material_type, algorithm, reuse).await?;
     Ok(json!({
         "WrappingKeyCertificate": p.certificate,
         "WrappingKeyCertificateChain": p.chain,
@@ -1443,6 +1377,27 @@ pub async fn get_parameters_for_import(
         "ImportToken": p.token,
         "ParametersValidUntilTimestamp": p.valid_until,
     }))
+}
+
+/// The last reusable token's parameters (`ReuseLastGeneratedToken`) or new ones (an RSA key
+/// pair certified by the local CA, generated off the async workers).
+async fn parameters(
+    state: &Arc<AppState>,
+    kind: TokenKind,
+    material_type: &'static str,
+    algorithm: KeyAlgorithm,
+    reuse: bool,
+) -> Result<Arc<ca::Parameters>, ApiError> {
+    blocking(state, move |s| {
+        let id = ca::store_id(s);
+        if reuse {
+            if let Some(p) = ca::reusable(&id, kind, material_type, algorithm, ca::now_secs()) {
+                return Ok(p);
+            }
+        }
+        ca::new_parameters(s, kind, material_type, algorithm)
+    })
+    .await
 }
 
 /// `GetParametersForExport` (TR34_KEY_BLOCK: an RSA_2048 signing key certified by the local CA
@@ -1470,22 +1425,7 @@ pub async fn get_parameters_for_export(
             "SigningKeyAlgorithm must be RSA_2048 for TR-34 export",
         ));
     }
-    let p = run(state, move |s| {
-        let id = ca::store_id(s);
-        if reuse {
-            if let Some(p) = ca::reusable(
-                &id,
-                TokenKind::Export,
-                material_type,
-                algorithm,
-                ca::now_secs(),
-            ) {
-                return Ok(p);
-            }
-        }
-        ca::new_parameters(s, TokenKind::Export, material_type, algorithm)
-    })
-    .await?;
+    let p = parameters(state, TokenKind::Export, material_type, algorithm, reuse).await?;
     Ok(json!({
         "SigningKeyCertificate": p.certificate,
         "SigningKeyCertificateChain": p.chain,
@@ -1509,7 +1449,7 @@ pub async fn get_public_key_certificate(
     let mut i = Input::root(body)?;
     let id = i.req_str("KeyIdentifier", KEY_IDENTIFIER)?.to_owned();
     i.finish()?;
-    let (arn, cert, chain) = run(state, move |s| {
+    let (arn, cert, chain) = blocking(state, move |s| {
         let key = s.key_for_use(&id)?;
         let k = &key.key;
         if k.key_state != KeyState::CreateComplete {

@@ -633,39 +633,51 @@ fn hmac_ok(key: KeyAlgorithm, wanted: KeyAlgorithm) -> bool {
     key == wanted || key.is_tdes() || key.is_aes()
 }
 
+/// A test key (CREATE_COMPLETE, enabled, not exportable) with these attributes and the
+/// TR-31 mode of use `mode`.
+#[cfg(test)]
+pub(crate) fn test_key(
+    usage: KeyUsage,
+    class: paycrypt_keystore::model::KeyClass,
+    alg: KeyAlgorithm,
+    mode: char,
+) -> Key {
+    use paycrypt_keystore::model::{KeyAttributes, KeyCheckValueAlgorithm, KeyOrigin};
+    Key {
+        key_arn: "arn:aws:payment-cryptography:us-east-1:111122223333:key/abcdefghijklmnop".into(),
+        key_attributes: KeyAttributes {
+            key_usage: usage,
+            key_class: class,
+            key_algorithm: alg,
+            key_modes_of_use: KeyModesOfUse::from_tr31_mode(mode).unwrap(),
+        },
+        key_check_value: "ABCDEF".into(),
+        key_check_value_algorithm: KeyCheckValueAlgorithm::Cmac,
+        enabled: true,
+        exportable: false,
+        key_state: KeyState::CreateComplete,
+        key_origin: KeyOrigin::AwsPaymentCryptography,
+        create_timestamp: 0.0,
+        usage_start_timestamp: None,
+        usage_stop_timestamp: None,
+        delete_pending_timestamp: None,
+        delete_timestamp: None,
+        derive_key_usage: None,
+        multi_region_key_type: None,
+        primary_region: None,
+        replication_status: None,
+        using_default_replication_regions: None,
+        exportability: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use paycrypt_keystore::model::{KeyAttributes, KeyCheckValueAlgorithm, KeyClass, KeyOrigin};
+    use paycrypt_keystore::model::KeyClass;
 
     fn key(usage: KeyUsage, alg: KeyAlgorithm, mode: char) -> Key {
-        Key {
-            key_arn: "arn:aws:payment-cryptography:us-east-1:111122223333:key/abcdefghijklmnop"
-                .into(),
-            key_attributes: KeyAttributes {
-                key_usage: usage,
-                key_class: KeyClass::SymmetricKey,
-                key_algorithm: alg,
-                key_modes_of_use: KeyModesOfUse::from_tr31_mode(mode).unwrap(),
-            },
-            key_check_value: "ABCDEF".into(),
-            key_check_value_algorithm: KeyCheckValueAlgorithm::Cmac,
-            enabled: true,
-            exportable: false,
-            key_state: KeyState::CreateComplete,
-            key_origin: KeyOrigin::AwsPaymentCryptography,
-            create_timestamp: 0.0,
-            usage_start_timestamp: None,
-            usage_stop_timestamp: None,
-            delete_pending_timestamp: None,
-            delete_timestamp: None,
-            derive_key_usage: None,
-            multi_region_key_type: None,
-            primary_region: None,
-            replication_status: None,
-            using_default_replication_regions: None,
-            exportability: None,
-        }
+        test_key(usage, KeyClass::SymmetricKey, alg, mode)
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! The one shared application state.
 
+use std::sync::Arc;
+
 use paycrypt_keystore::Store;
 
 use crate::audit::AuditLog;
 use crate::auth::Credentials;
+use crate::error::ApiError;
 use crate::metrics::Metrics;
 
 /// Everything a request handler may use.
@@ -38,4 +41,22 @@ impl Ctx {
             self.key_arns.push(arn.to_owned());
         }
     }
+}
+
+/// Run a blocking store call (or other blocking work such as RSA) off the async
+/// workers; the closure's error (`StoreError` or `ApiError`) maps to `ApiError`.
+pub(crate) async fn blocking<T, E, F>(state: &Arc<AppState>, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+    F: FnOnce(&Store) -> Result<T, E> + Send + 'static,
+{
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "store task failed");
+            ApiError::internal()
+        })?
+        .map_err(Into::into)
 }

@@ -411,6 +411,17 @@ impl<'a> Input<'a> {
         Ok(())
     }
 
+    /// The error for a union member the operation does not know: the one `finish` names
+    /// (the first member not read), else `Unknown member '<path of member>'`.
+    #[must_use]
+    pub fn unknown_member(self, member: &str) -> ApiError {
+        let path = self.path_of(member);
+        match self.finish() {
+            Err(e) => e,
+            Ok(()) => ApiError::validation(format!("Unknown member '{path}'")),
+        }
+    }
+
     /// A view of list element `value` at `path` as a structure.
     ///
     /// # Errors

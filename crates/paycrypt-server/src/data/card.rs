@@ -98,11 +98,7 @@ fn attributes<'a>(i: &mut Input<'a>, name: &'static str) -> Result<Scheme<'a>, A
                 u.path_of(&member)
             )))
         }
-        _ => {
-            let path = u.path_of(&member);
-            u.finish()?;
-            return Err(ApiError::validation(format!("Unknown member '{path}'")));
-        }
+        _ => return Err(u.unknown_member(&member)),
     };
     u.finish()?;
     Ok(scheme)

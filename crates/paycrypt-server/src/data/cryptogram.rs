@@ -42,11 +42,7 @@ fn session_attributes<'a>(i: &mut Input<'a>) -> Result<Derivation<'a>, ApiError>
         "Amex" => "Amex",
         "Visa" => "Visa",
         "UnionPay" => "UnionPay",
-        _ => {
-            let path = u.path_of(&member);
-            u.finish()?;
-            return Err(ApiError::validation(format!("Unknown member '{path}'")));
-        }
+        _ => return Err(u.unknown_member(&member)),
     };
     let mut s = u.req_obj(name)?;
     let pan = s.req_str("PrimaryAccountNumber", PAN)?;
@@ -196,11 +192,7 @@ pub fn verify_auth_request_cryptogram(
                 s.finish()?;
                 Arpc::Method2(csu, pad)
             }
-            _ => {
-                let path = u.path_of(&member);
-                u.finish()?;
-                return Err(ApiError::validation(format!("Unknown member '{path}'")));
-            }
+            _ => return Err(u.unknown_member(&member)),
         };
         u.finish()?;
         Some(a)

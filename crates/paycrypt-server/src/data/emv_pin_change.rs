@@ -75,11 +75,7 @@ fn derivation<'a>(i: &mut Input<'a>) -> Result<Derivation<'a>, ApiError> {
         "Visa" => "Visa",
         "Emv2000" => "Emv2000",
         "Mastercard" => "Mastercard",
-        _ => {
-            let path = u.path_of(&member);
-            u.finish()?;
-            return Err(ApiError::validation(format!("Unknown member '{path}'")));
-        }
+        _ => return Err(u.unknown_member(&member)),
     };
     let mut s = u.req_obj(name)?;
     let major = s.req_enum("MajorKeyDerivationMode", attrs::parse_major, MAJOR_MODES)?;

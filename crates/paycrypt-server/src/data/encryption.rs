@@ -192,11 +192,7 @@ fn attributes<'a>(
                 iv,
             }
         }
-        _ => {
-            let path = u.path_of(&member);
-            u.finish()?;
-            return Err(ApiError::validation(format!("Unknown member '{path}'")));
-        }
+        _ => return Err(u.unknown_member(&member)),
     };
     u.finish()?;
     Ok(a)

@@ -119,11 +119,7 @@ fn mac_attributes<'a>(i: &mut Input<'a>, name: &'static str) -> Result<MacKind<'
                     "ApplicationTransactionCounter",
                     v.req_str("ApplicationTransactionCounter", HEX4)?,
                 )?),
-                _ => {
-                    let path = v.path_of(&vm);
-                    v.finish()?;
-                    return Err(ApiError::validation(format!("Unknown member '{path}'")));
-                }
+                _ => return Err(v.unknown_member(&vm)),
             };
             v.finish()?;
             s.finish()?;
@@ -151,11 +147,7 @@ fn mac_attributes<'a>(i: &mut Input<'a>, name: &'static str) -> Result<MacKind<'
             s.finish()?;
             MacKind::Dukpt(alg, req)
         }
-        _ => {
-            let path = u.path_of(&member);
-            u.finish()?;
-            return Err(ApiError::validation(format!("Unknown member '{path}'")));
-        }
+        _ => return Err(u.unknown_member(&member)),
     };
     u.finish()?;
     Ok(kind)

@@ -120,11 +120,7 @@ fn translation_format<'a>(
         "IsoFormat3" => PinBlockFormat::Iso3,
         "IsoFormat4" => PinBlockFormat::ISO4,
         "As2805Format0" => return Err(ApiError::unsupported(&format!("'{}'", u.path_of(&member)))),
-        _ => {
-            let path = u.path_of(&member);
-            u.finish()?;
-            return Err(ApiError::validation(format!("Unknown member '{path}'")));
-        }
+        _ => return Err(u.unknown_member(&member)),
     };
     let field: &'static str = match member.as_str() {
         "IsoFormat0" => "IsoFormat0",
@@ -356,11 +352,7 @@ fn generation_attributes<'a>(i: &mut Input<'a>) -> Result<Generation<'a>, ApiErr
             s.finish()?;
             Generation::IbmFromOffset { params, offset }
         }
-        _ => {
-            let path = u.path_of(&member);
-            u.finish()?;
-            return Err(ApiError::validation(format!("Unknown member '{path}'")));
-        }
+        _ => return Err(u.unknown_member(&member)),
     };
     u.finish()?;
     Ok(g)
@@ -540,11 +532,7 @@ pub fn verify_pin_data(
             s.finish()?;
             Verification::Ibm { params, offset }
         }
-        _ => {
-            let path = u.path_of(&member);
-            u.finish()?;
-            return Err(ApiError::validation(format!("Unknown member '{path}'")));
-        }
+        _ => return Err(u.unknown_member(&member)),
     };
     u.finish()?;
     let block_hex = i.req_str("EncryptedPinBlock", ENCRYPTED_PIN_BLOCK)?;

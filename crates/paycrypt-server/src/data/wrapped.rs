@@ -380,39 +380,8 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use paycrypt_keystore::model::{
-        Key, KeyAttributes, KeyClass, KeyModesOfUse, KeyOrigin, KeyState, KeyUsage,
-    };
-
-    fn key(usage: KeyUsage, class: KeyClass, alg: KeyAlgorithm, mode: char) -> Key {
-        Key {
-            key_arn: "arn:aws:payment-cryptography:us-east-1:111122223333:key/abcdefghijklmnop"
-                .into(),
-            key_attributes: KeyAttributes {
-                key_usage: usage,
-                key_class: class,
-                key_algorithm: alg,
-                key_modes_of_use: KeyModesOfUse::from_tr31_mode(mode).unwrap(),
-            },
-            key_check_value: "ABCDEF".into(),
-            key_check_value_algorithm: KeyCheckValueAlgorithm::Cmac,
-            enabled: true,
-            exportable: false,
-            key_state: KeyState::CreateComplete,
-            key_origin: KeyOrigin::AwsPaymentCryptography,
-            create_timestamp: 0.0,
-            usage_start_timestamp: None,
-            usage_stop_timestamp: None,
-            delete_pending_timestamp: None,
-            delete_timestamp: None,
-            derive_key_usage: None,
-            multi_region_key_type: None,
-            primary_region: None,
-            replication_status: None,
-            using_default_replication_regions: None,
-            exportability: None,
-        }
-    }
+    use crate::policy::test_key as key;
+    use paycrypt_keystore::model::{KeyAttributes, KeyClass, KeyModesOfUse, KeyUsage};
 
     fn attrs(usage: KeyUsage, mode: char) -> KeyAttributes {
         KeyAttributes {
