@@ -244,7 +244,7 @@ def test_hmac_generate_verify(cp, dp, alg, n):
     # HMAC KCV: HMAC of the empty message... not reachable (MessageData needs >= 1 byte); check determinism instead.
     dp.verify_mac(KeyIdentifier=k["KeyArn"], MessageData=msg, Mac=r["Mac"], VerificationAttributes={"Algorithm": alg})
     with pytest.raises(dp.exceptions.VerificationFailedException) as e:
-        dp.verify_mac(KeyIdentifier=k["KeyArn"], MessageData="ff" + msg[2:], Mac=r["Mac"], VerificationAttributes={"Algorithm": alg})
+        dp.verify_mac(KeyIdentifier=k["KeyArn"], MessageData=f"{int(msg[:2], 16) ^ 0xFF:02x}" + msg[2:], Mac=r["Mac"], VerificationAttributes={"Algorithm": alg})
     assert e.value.response["Reason"] == "INVALID_MAC"
     other = "HMAC_SHA512" if alg != "HMAC_SHA512" else "HMAC_SHA256"
     with pytest.raises(dp.exceptions.ValidationException):
