@@ -287,16 +287,9 @@ pub fn cvv(
     length: usize,
 ) -> Result<String> {
     check_length(length)?;
-    let mut buf = [0u8; MAX_VALIDATION_DATA_LENGTH];
-    let out = buf.get_mut(..length).ok_or(Error::InvalidLength {
-        field: "validation_data_length",
-        expected: "3 to 5 digits",
-        actual: length,
-    })?;
-    cvv_digits(key, pan, expiry, service_code, out)?;
-    let s = digits_to_string(out);
-    buf.zeroize();
-    Ok(s)
+    generate_digits(length, |out| {
+        cvv_digits(key, pan, expiry, service_code, out)
+    })
 }
 
 /// Verify a CVV / CVC (AWS `CardVerificationValue1`); the length of `value`
@@ -313,22 +306,9 @@ pub fn verify_cvv(
     value: &str,
 ) -> Result<()> {
     check_value(value)?;
-    let mut buf = [0u8; MAX_VALIDATION_DATA_LENGTH];
-    let expected = buf.get_mut(..value.len()).ok_or(Error::InvalidLength {
-        field: "validation_data",
-        expected: "3 to 5 digits",
-        actual: value.len(),
-    })?;
-    cvv_digits(key, pan, expiry, service_code, expected)?;
-    let ok = ct_eq(expected, value.as_bytes());
-    buf.zeroize();
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::VerificationFailed(
-            VerificationFailure::InvalidValidationData,
-        ))
-    }
+    verify_digits(value, |expected| {
+        cvv_digits(key, pan, expiry, service_code, expected)
+    })
 }
 
 /// Generate a CVV2 / CVC2 (AWS `CardVerificationValue2`): [`cvv`] with service code `000`.
@@ -664,24 +644,17 @@ pub fn dcvv(
     length: usize,
 ) -> Result<String> {
     check_length(length)?;
-    let mut buf = [0u8; MAX_VALIDATION_DATA_LENGTH];
-    let out = buf.get_mut(..length).ok_or(Error::InvalidLength {
-        field: "validation_data_length",
-        expected: "3 to 5 digits",
-        actual: length,
-    })?;
-    dcvv_digits(
-        master_key,
-        pan,
-        pan_sequence_number,
-        expiry,
-        service_code,
-        atc,
-        out,
-    )?;
-    let s = digits_to_string(out);
-    buf.zeroize();
-    Ok(s)
+    generate_digits(length, |out| {
+        dcvv_digits(
+            master_key,
+            pan,
+            pan_sequence_number,
+            expiry,
+            service_code,
+            atc,
+            out,
+        )
+    })
 }
 
 /// Verify a Visa dynamic CVV (AWS `DynamicCardVerificationValue`); the length of
@@ -700,29 +673,52 @@ pub fn verify_dcvv(
     value: &str,
 ) -> Result<()> {
     check_value(value)?;
+    verify_digits(value, |expected| {
+        dcvv_digits(
+            master_key,
+            pan,
+            pan_sequence_number,
+            expiry,
+            service_code,
+            atc,
+            expected,
+        )
+    })
+}
+
+/// Run `fill` into a zeroized buffer of `length` digit characters and return them.
+fn generate_digits(length: usize, fill: impl FnOnce(&mut [u8]) -> Result<()>) -> Result<String> {
     let mut buf = [0u8; MAX_VALIDATION_DATA_LENGTH];
-    let expected = buf.get_mut(..value.len()).ok_or(Error::InvalidLength {
-        field: "validation_data",
-        expected: "3 to 5 digits",
-        actual: value.len(),
-    })?;
-    dcvv_digits(
-        master_key,
-        pan,
-        pan_sequence_number,
-        expiry,
-        service_code,
-        atc,
-        expected,
-    )?;
-    let ok = ct_eq(expected, value.as_bytes());
+    let result = match buf.get_mut(..length) {
+        Some(out) => fill(out).map(|()| digits_to_string(out)),
+        None => Err(Error::InvalidLength {
+            field: "validation_data_length",
+            expected: "3 to 5 digits",
+            actual: length,
+        }),
+    };
     buf.zeroize();
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::VerificationFailed(
+    result
+}
+
+/// Compute the expected digits with `fill` (as many as `value` has) and compare
+/// them with `value` in constant time.
+fn verify_digits(value: &str, fill: impl FnOnce(&mut [u8]) -> Result<()>) -> Result<()> {
+    let mut buf = [0u8; MAX_VALIDATION_DATA_LENGTH];
+    let result = match buf.get_mut(..value.len()) {
+        Some(expected) => fill(expected).map(|()| ct_eq(expected, value.as_bytes())),
+        None => Err(Error::InvalidLength {
+            field: "validation_data",
+            expected: "3 to 5 digits",
+            actual: value.len(),
+        }),
+    };
+    buf.zeroize();
+    match result? {
+        true => Ok(()),
+        false => Err(Error::VerificationFailed(
             VerificationFailure::InvalidValidationData,
-        ))
+        )),
     }
 }
 
