@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 
 mod calc;
 mod client;
+mod harden;
 mod loadgen;
 mod ops;
 use paycrypt_keystore::MasterKeySource;
@@ -83,6 +84,12 @@ enum Command {
         /// asymmetric per account). 0 = unlimited (default).
         #[arg(long, default_value_t = 0.0)]
         rate_limit_dp: f64,
+        /// Lock all process memory (mlockall) so keys and PINs never reach swap: `auto` locks
+        /// when RLIMIT_MEMLOCK is unlimited (or can be raised) or with CAP_IPC_LOCK and warns
+        /// otherwise, `require` refuses to start unlocked, `off` skips it. Core dumps are
+        /// always disabled (PR_SET_DUMPABLE 0, RLIMIT_CORE 0).
+        #[arg(long, value_enum, default_value_t = harden::MlockMode::Auto)]
+        mlock: harden::MlockMode,
     },
     /// Offline payment-crypto calculators (no server): PIN blocks, DUKPT, CVV, ARQC, MAC, KCV, ...
     #[command(subcommand)]
@@ -134,7 +141,24 @@ fn main() -> ExitCode {
             max_body_bytes,
             rate_limit_cp,
             rate_limit_dp,
+            mlock,
         } => {
+            // Before the master key or any key is read.
+            paycrypt_server::init_tracing();
+            match harden::apply(mlock) {
+                Ok(report) => {
+                    for w in &report.warnings {
+                        tracing::warn!("{w}");
+                        eprintln!("paycrypt: warning: {w}");
+                    }
+                    tracing::info!(hardening = %report.summary(), "process hardening");
+                    println!("paycrypt: hardening: {}", report.summary());
+                }
+                Err(e) => {
+                    eprintln!("paycrypt: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
             let master_key = match master_key_file {
                 Some(p) => MasterKeySource::File(p),
                 None if std::env::var_os(ENV_MASTER_KEY).is_some() => {
