@@ -83,6 +83,21 @@ enum Command {
         /// asymmetric per account). 0 = unlimited (default).
         #[arg(long, default_value_t = 0.0)]
         rate_limit_dp: f64,
+        /// IBM 3624 decimalization tables accepted by Generate/VerifyPinData (comma-separated,
+        /// 16 digits each, mapping onto all ten digits); any other table is refused with
+        /// ValidationException. Default: 0123456789012345,9876543210654321 (the standard
+        /// table and the one of AWS's published examples).
+        #[arg(long, value_delimiter = ',')]
+        decimalization_tables: Option<Vec<String>>,
+        /// Consecutive failed VerifyPinData per PAN (counted in memory on this node, reset by a
+        /// successful verification or a restart) after which that PAN is refused with
+        /// AccessDeniedException. 0 = off (default).
+        #[arg(long, default_value_t = 0)]
+        pin_try_limit: u32,
+        /// Failed VerifyPinData per verification key since start after which that key is
+        /// refused for VerifyPinData with AccessDeniedException. 0 = off (default).
+        #[arg(long, default_value_t = 0)]
+        pin_key_failure_limit: u32,
     },
     /// Offline payment-crypto calculators (no server): PIN blocks, DUKPT, CVV, ARQC, MAC, KCV, ...
     #[command(subcommand)]
@@ -134,6 +149,9 @@ fn main() -> ExitCode {
             max_body_bytes,
             rate_limit_cp,
             rate_limit_dp,
+            decimalization_tables,
+            pin_try_limit,
+            pin_key_failure_limit,
         } => {
             let master_key = match master_key_file {
                 Some(p) => MasterKeySource::File(p),
@@ -155,6 +173,9 @@ fn main() -> ExitCode {
                 credentials: None,
                 rate_limit_cp,
                 rate_limit_dp,
+                decimalization_tables,
+                pin_try_limit,
+                pin_key_failure_limit,
             };
             match paycrypt_server::serve(config) {
                 Ok(()) => ExitCode::SUCCESS,
