@@ -26,7 +26,7 @@
 //!   verification key, in memory on this node. With `--pin-try-limit N` (per PAN, consecutive
 //!   failures, reset by a successful verification) or `--pin-key-failure-limit N` (per key, total
 //!   since start) a PAN or key that reached its limit is refused with `AccessDeniedException`
-//!   before any cryptography. Counters reset on restart. Both limits default to 0 (off).
+//!   before the PIN block is decrypted. Counters reset on restart. Both limits default to 0 (off).
 //! - `PinDataLength` (4..12): for generation the PIN length (for schemes that read a PIN block
 //!   or an offset it must agree with it); for verification the number of leftmost PIN digits
 //!   checked (the IBM 3624 check length; default 4). A failed verification, including a PIN
@@ -587,8 +587,11 @@ pub fn verify_pin_data(
         enc_wrapped.as_ref(),
         KeyUse::PinDecrypt,
     )?;
-    // PIN-try limits: refuse before any cryptography once the PAN or the key reached its limit.
-    state.pin.check(pan.as_ref(), &ver_key.key.key_arn, &state.metrics)?;
+    // PIN-try limits: refuse before the PIN block is decrypted once the PAN or the key reached
+    // its limit.
+    state
+        .pin
+        .check(pan.as_ref(), &ver_key.key.key_arn, &state.metrics)?;
     let result = (|| -> Result<(), ApiError> {
         let pvk = attrs::pin_cipher(&ver_key)?;
         let pin = match pinblock::decrypt_pin_block(&enc_key.cipher, format, &block, pan.as_ref()) {
@@ -753,7 +756,10 @@ impl PinPolicy {
         let mut why = None;
         if self.pan_limit > 0 {
             if let Some((id, shard)) = pan.and_then(|p| self.pan_id(p)) {
-                let n = self.pans.get(shard).map_or(0, |m| *lock(m).get(&id).unwrap_or(&0));
+                let n = self
+                    .pans
+                    .get(shard)
+                    .map_or(0, |m| *lock(m).get(&id).unwrap_or(&0));
                 if n >= self.pan_limit {
                     why = Some("the PIN try limit for this PrimaryAccountNumber is reached");
                 }
