@@ -835,3 +835,38 @@ impl PinPolicy {
         self.refusals.load(Ordering::Relaxed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pan(i: usize) -> Pan {
+        Pan::new(&format!("4{i:015}")).unwrap()
+    }
+
+    #[test]
+    fn counters_are_bounded_and_keep_locked_pans() {
+        let m = crate::metrics::Metrics::default();
+        let p = PinPolicy::new(None, 2, 0).unwrap();
+        let locked = pan(999_999_999);
+        p.record_failure(Some(&locked), "k", &m);
+        p.record_failure(Some(&locked), "k", &m);
+        assert!(p.check(Some(&locked), "k", &m).is_err());
+        // Flood every shard past its cap with PANs that failed once.
+        for i in 0..PAN_SHARDS * PAN_SHARD_CAP + 64 {
+            p.record_failure(Some(&pan(i)), "k", &m);
+        }
+        let total: usize = p.pans.iter().map(|s| lock(s).len()).sum();
+        assert!(total <= PAN_SHARDS * PAN_SHARD_CAP, "{total}");
+        // The locked PAN survived the eviction; a success unlocks it.
+        assert!(p.check(Some(&locked), "k", &m).is_err());
+        p.record_success(Some(&locked));
+        assert!(p.check(Some(&locked), "k", &m).is_ok());
+        // (The maps are keyed by the 32-byte HMAC, by type.) Debug shows no PAN and no HMAC key.
+        let dbg = format!("{p:?}");
+        assert!(
+            !dbg.contains("4999999999") && !dbg.contains("pan_key"),
+            "{dbg}"
+        );
+    }
+}
