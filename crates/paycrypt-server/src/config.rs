@@ -42,6 +42,12 @@ pub struct Config {
     pub rate_limit_cp: f64,
     /// Data-plane requests per second per access key id (0 = unlimited, the default).
     pub rate_limit_dp: f64,
+    /// Registered decimalization tables (`None` = `data::pin::DEFAULT_DECIMALIZATION_TABLES`).
+    pub decimalization_tables: Option<Vec<String>>,
+    /// Consecutive failed `VerifyPinData` per PAN before it is refused (0 = off, the default).
+    pub pin_try_limit: u32,
+    /// Failed `VerifyPinData` per verification key before it is refused (0 = off, the default).
+    pub pin_key_failure_limit: u32,
 }
 
 impl Default for Config {
@@ -59,6 +65,9 @@ impl Default for Config {
             credentials: None,
             rate_limit_cp: 0.0,
             rate_limit_dp: 0.0,
+            decimalization_tables: None,
+            pin_try_limit: 0,
+            pin_key_failure_limit: 0,
         }
     }
 }

@@ -336,6 +336,11 @@ pub async fn run(
         audit,
         max_body_bytes: config.max_body_bytes,
         throttle: throttle::Throttle::new(config.rate_limit_cp, config.rate_limit_dp),
+        pin: data::pin::PinPolicy::new(
+            config.decimalization_tables.as_deref(),
+            config.pin_try_limit,
+            config.pin_key_failure_limit,
+        )?,
     });
 
     // Complete due key deletions every minute.

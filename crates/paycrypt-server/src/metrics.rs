@@ -23,6 +23,10 @@ struct OpStats {
 #[derive(Debug, Default)]
 pub struct Metrics {
     ops: Mutex<BTreeMap<String, OpStats>>,
+    /// `VerifyPinData` answers `INVALID_PIN` (lock-free counter).
+    pin_failures: std::sync::atomic::AtomicU64,
+    /// `VerifyPinData` refused by a PIN-try limit.
+    pin_refusals: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
@@ -46,6 +50,18 @@ impl Metrics {
         if let Some(code) = error_code {
             *s.errors.entry(code).or_insert(0) += 1;
         }
+    }
+
+    /// Count one failed PIN verification (`INVALID_PIN`).
+    pub fn pin_verification_failure(&self) {
+        self.pin_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Count one `VerifyPinData` refused by a PIN-try limit.
+    pub fn pin_try_limit_refusal(&self) {
+        self.pin_refusals
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The text exposition.
@@ -104,6 +120,17 @@ impl Metrics {
                 s.requests
             );
         }
+        let _ = write!(
+            out,
+            "# HELP paycrypt_pin_verification_failures_total VerifyPinData answers INVALID_PIN.\n\
+             # TYPE paycrypt_pin_verification_failures_total counter\n\
+             paycrypt_pin_verification_failures_total {}\n\
+             # HELP paycrypt_pin_try_limit_refusals_total VerifyPinData refused by a PIN-try limit.\n\
+             # TYPE paycrypt_pin_try_limit_refusals_total counter\n\
+             paycrypt_pin_try_limit_refusals_total {}\n",
+            self.pin_failures.load(std::sync::atomic::Ordering::Relaxed),
+            self.pin_refusals.load(std::sync::atomic::Ordering::Relaxed)
+        );
         out
     }
 }

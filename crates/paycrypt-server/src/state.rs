@@ -25,6 +25,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Per-caller rate limits (`Default`: unlimited).
     pub throttle: crate::throttle::Throttle,
+    /// Registered decimalization tables and PIN-try counters (`data::pin::PinPolicy`).
+    pub pin: crate::data::pin::PinPolicy,
 }
 
 /// Per-request facts the handlers record for the audit log.

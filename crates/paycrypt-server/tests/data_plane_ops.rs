@@ -27,6 +27,13 @@ fn state() -> Arc<AppState> {
         audit: AuditLog::open(&AuditDestination::Off).unwrap(),
         max_body_bytes: 64 * 1024,
         throttle: Default::default(),
+        // The standard tables plus the one the IBM 3624 tests below use.
+        pin: data::pin::PinPolicy::new(
+            Some(&["0123456789012345".into(), "1234567890123456".into()]),
+            0,
+            0,
+        )
+        .unwrap(),
     })
 }
 

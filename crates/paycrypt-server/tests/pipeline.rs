@@ -23,6 +23,7 @@ fn app() -> axum::Router {
         audit: AuditLog::open(&AuditDestination::Off).unwrap(),
         max_body_bytes: 64 * 1024,
         throttle: Default::default(),
+        pin: paycrypt_server::data::pin::PinPolicy::new(None, 0, 0).unwrap(),
     });
     paycrypt_server::router(state)
 }

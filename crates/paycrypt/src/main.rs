@@ -90,6 +90,21 @@ enum Command {
         /// always disabled (PR_SET_DUMPABLE 0, RLIMIT_CORE 0).
         #[arg(long, value_enum, default_value_t = harden::MlockMode::Auto)]
         mlock: harden::MlockMode,
+        /// IBM 3624 decimalization tables accepted by Generate/VerifyPinData (comma-separated,
+        /// 16 digits each, mapping onto all ten digits); any other table is refused with
+        /// ValidationException. Default: 0123456789012345,9876543210654321 (the standard
+        /// table and the one of AWS's published examples).
+        #[arg(long, value_delimiter = ',')]
+        decimalization_tables: Option<Vec<String>>,
+        /// Consecutive failed VerifyPinData per PAN (counted in memory on this node, reset by a
+        /// successful verification or a restart) after which that PAN is refused with
+        /// AccessDeniedException. 0 = off (default).
+        #[arg(long, default_value_t = 0)]
+        pin_try_limit: u32,
+        /// Failed VerifyPinData per verification key since start after which that key is
+        /// refused for VerifyPinData with AccessDeniedException. 0 = off (default).
+        #[arg(long, default_value_t = 0)]
+        pin_key_failure_limit: u32,
     },
     /// Offline payment-crypto calculators (no server): PIN blocks, DUKPT, CVV, ARQC, MAC, KCV, ...
     #[command(subcommand)]
@@ -142,6 +157,9 @@ fn main() -> ExitCode {
             rate_limit_cp,
             rate_limit_dp,
             mlock,
+            decimalization_tables,
+            pin_try_limit,
+            pin_key_failure_limit,
         } => {
             // Before the master key or any key is read.
             paycrypt_server::init_tracing();
@@ -179,6 +197,9 @@ fn main() -> ExitCode {
                 credentials: None,
                 rate_limit_cp,
                 rate_limit_dp,
+                decimalization_tables,
+                pin_try_limit,
+                pin_key_failure_limit,
             };
             match paycrypt_server::serve(config) {
                 Ok(()) => ExitCode::SUCCESS,

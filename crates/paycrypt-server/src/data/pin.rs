@@ -16,8 +16,17 @@
 //!   key per transaction): `BIDIRECTIONAL` and `REQUEST` are accepted, `RESPONSE` is refused.
 //! - TranslatePinData answers `KeyArn`/`KeyCheckValue` of the OUTGOING key (AWS-API.md §3.12 2).
 //! - PIN generation: Visa PIN/PVV (V2 key) and IBM 3624 natural/offset/random/from-offset (V1
-//!   key); random PINs from paycrypt-core. Decimalization tables: any valid table is accepted for
-//!   now (`DecimalizationPolicy::any_valid`; no registered-table policy is configurable yet).
+//!   key); random PINs from paycrypt-core. Decimalization tables: only REGISTERED tables are
+//!   accepted ([`PinPolicy`]; `serve --decimalization-tables`, default
+//!   [`DEFAULT_DECIMALIZATION_TABLES`]); any other table, and any table that does not map onto all
+//!   ten digits, is a `ValidationException` that never echoes the table (REFERENCE §4.3: the
+//!   decimalization-table attack).
+//! - PIN-try counters ([`PinPolicy`]): `VerifyPinData` failures are counted per PAN (keyed by an
+//!   HMAC-SHA-256 of the PAN under a per-process random key; the PAN is never stored) and per
+//!   verification key, in memory on this node. With `--pin-try-limit N` (per PAN, consecutive
+//!   failures, reset by a successful verification) or `--pin-key-failure-limit N` (per key, total
+//!   since start) a PAN or key that reached its limit is refused with `AccessDeniedException`
+//!   before the PIN block is decrypted. Counters reset on restart. Both limits default to 0 (off).
 //! - `PinDataLength` (4..12): for generation the PIN length (for schemes that read a PIN block
 //!   or an offset it must agree with it); for verification the number of leftmost PIN digits
 //!   checked (the IBM 3624 check length; default 4). A failed verification, including a PIN
@@ -33,6 +42,9 @@ use paycrypt_core::pinblock::{self, PinBlockFormat};
 use paycrypt_core::secret::Pin;
 use paycrypt_keystore::LoadedKey;
 use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use super::attrs::{
     self, pan, read_dukpt, Dukpt, DukptRequest, VariantMember, DECIMALIZATION_TABLE,
@@ -257,18 +269,21 @@ fn pin_data_pan(
 }
 
 /// The IBM 3624 inputs shared by every `Ibm3624*` structure.
-fn ibm_params(s: &mut Input<'_>) -> Result<Ibm3624Params, ApiError> {
+fn ibm_params(s: &mut Input<'_>, policy: &PinPolicy) -> Result<Ibm3624Params, ApiError> {
     let table = s.req_str("DecimalizationTable", DECIMALIZATION_TABLE)?;
     let pad = s.req_str("PinValidationDataPadCharacter", PAD_CHARACTER)?;
     let data = s.req_str("PinValidationData", PIN_VALIDATION_DATA)?;
-    let table = DecimalizationTable::new(table)?;
+    // Never echo the table: a fixed message whatever is wrong with it.
+    let refused = || {
+        ApiError::validation(format!(
+            "'{}' is not a registered decimalization table (it must be one of the tables registered with --decimalization-tables and map onto all ten digits)",
+            s.path_of("DecimalizationTable")
+        ))
+    };
+    let table = DecimalizationTable::new(table).map_err(|_| refused())?;
+    policy.tables.check(&table).map_err(|_| refused())?;
     let pad = pad.chars().next().unwrap_or('F');
-    Ok(Ibm3624Params::new(
-        &DecimalizationPolicy::any_valid(),
-        &table,
-        data,
-        pad,
-    )?)
+    Ok(Ibm3624Params::new(&policy.tables, &table, data, pad)?)
 }
 
 enum Generation<'a> {
@@ -305,7 +320,10 @@ fn pvki(s: &mut Input<'_>) -> Result<u8, ApiError> {
     Ok(u8::try_from(v).unwrap_or(0))
 }
 
-fn generation_attributes<'a>(i: &mut Input<'a>) -> Result<Generation<'a>, ApiError> {
+fn generation_attributes<'a>(
+    i: &mut Input<'a>,
+    policy: &PinPolicy,
+) -> Result<Generation<'a>, ApiError> {
     let (member, mut u) = i.req_union("GenerationAttributes")?;
     let g = match member.as_str() {
         "VisaPin" => {
@@ -329,25 +347,25 @@ fn generation_attributes<'a>(i: &mut Input<'a>) -> Result<Generation<'a>, ApiErr
         "Ibm3624PinOffset" => {
             let mut s = u.req_obj("Ibm3624PinOffset")?;
             let block = s.req_str("EncryptedPinBlock", ENCRYPTED_PIN_BLOCK)?;
-            let params = ibm_params(&mut s)?;
+            let params = ibm_params(&mut s, policy)?;
             s.finish()?;
             Generation::IbmOffset { block, params }
         }
         "Ibm3624NaturalPin" => {
             let mut s = u.req_obj("Ibm3624NaturalPin")?;
-            let params = ibm_params(&mut s)?;
+            let params = ibm_params(&mut s, policy)?;
             s.finish()?;
             Generation::IbmNatural { params }
         }
         "Ibm3624RandomPin" => {
             let mut s = u.req_obj("Ibm3624RandomPin")?;
-            let params = ibm_params(&mut s)?;
+            let params = ibm_params(&mut s, policy)?;
             s.finish()?;
             Generation::IbmRandom { params }
         }
         "Ibm3624PinFromOffset" => {
             let mut s = u.req_obj("Ibm3624PinFromOffset")?;
-            let params = ibm_params(&mut s)?;
+            let params = ibm_params(&mut s, policy)?;
             let offset = s.req_str("PinOffset", PIN_OFFSET)?;
             s.finish()?;
             Generation::IbmFromOffset { params, offset }
@@ -380,7 +398,7 @@ pub fn generate_pin_data(
     let mut i = Input::root(body)?;
     let gen_id = i.req_str("GenerationKeyIdentifier", KEY_IDENTIFIER)?;
     let enc_id = i.req_str("EncryptionKeyIdentifier", KEY_IDENTIFIER)?;
-    let generation = generation_attributes(&mut i)?;
+    let generation = generation_attributes(&mut i, &state.pin)?;
     let len = i.opt_int("PinDataLength", 4, 12)?.map(|n| n as usize);
     let pan_str = i.opt_str("PrimaryAccountNumber", PAN)?;
     let format = i.req_enum(
@@ -527,7 +545,7 @@ pub fn verify_pin_data(
         }
         "Ibm3624Pin" => {
             let mut s = u.req_obj("Ibm3624Pin")?;
-            let params = ibm_params(&mut s)?;
+            let params = ibm_params(&mut s, &state.pin)?;
             let offset = s.req_str("PinOffset", PIN_OFFSET)?;
             s.finish()?;
             Verification::Ibm { params, offset }
@@ -569,42 +587,286 @@ pub fn verify_pin_data(
         enc_wrapped.as_ref(),
         KeyUse::PinDecrypt,
     )?;
-    let pvk = attrs::pin_cipher(&ver_key)?;
-    let pin = match pinblock::decrypt_pin_block(&enc_key.cipher, format, &block, pan.as_ref()) {
-        Ok(p) => p,
-        Err(paycrypt_core::Error::PinBlock(pinblock::PinBlockError::InvalidPinBlock)) => {
-            return Err(invalid_pin())
-        }
-        Err(e) => return Err(e.into()),
-    };
-    // The number of leftmost PIN digits checked (IBM 3624 check length; default 4).
-    let n = len.unwrap_or(4);
-    let checked = pin
-        .digits()
-        .get(..n)
-        .map(|d| Pin::from_digits(d.to_vec()))
-        .transpose()?
-        .ok_or_else(invalid_pin)?;
-    match verification {
-        Verification::Visa { pvki, pvv } => {
-            let pan = pan
-                .as_ref()
-                .ok_or_else(|| ApiError::validation("PrimaryAccountNumber is required"))?;
-            pv::verify_visa_pvv(&pvk, pan, pvki, &checked, pvv)?;
-        }
-        Verification::Ibm { params, offset } => {
-            if offset.len() != n {
-                return Err(ApiError::validation(
-                    "PinOffset must have PinDataLength digits (default 4): the IBM 3624 check length",
-                ));
+    // PIN-try limits: refuse before the PIN block is decrypted once the PAN or the key reached
+    // its limit.
+    state
+        .pin
+        .check(pan.as_ref(), &ver_key.key.key_arn, &state.metrics)?;
+    let result = (|| -> Result<(), ApiError> {
+        let pvk = attrs::pin_cipher(&ver_key)?;
+        let pin = match pinblock::decrypt_pin_block(&enc_key.cipher, format, &block, pan.as_ref()) {
+            Ok(p) => p,
+            Err(paycrypt_core::Error::PinBlock(pinblock::PinBlockError::InvalidPinBlock)) => {
+                return Err(invalid_pin())
             }
-            pv::verify_ibm3624_offset(&pvk, &params, &checked, offset)?;
+            Err(e) => return Err(e.into()),
+        };
+        // The number of leftmost PIN digits checked (IBM 3624 check length; default 4).
+        let n = len.unwrap_or(4);
+        let checked = pin
+            .digits()
+            .get(..n)
+            .map(|d| Pin::from_digits(d.to_vec()))
+            .transpose()?
+            .ok_or_else(invalid_pin)?;
+        match verification {
+            Verification::Visa { pvki, pvv } => {
+                let pan = pan
+                    .as_ref()
+                    .ok_or_else(|| ApiError::validation("PrimaryAccountNumber is required"))?;
+                pv::verify_visa_pvv(&pvk, pan, pvki, &checked, pvv)?;
+            }
+            Verification::Ibm { params, offset } => {
+                if offset.len() != n {
+                    return Err(ApiError::validation(
+                        "PinOffset must have PinDataLength digits (default 4): the IBM 3624 check length",
+                    ));
+                }
+                pv::verify_ibm3624_offset(&pvk, &params, &checked, offset)?;
+            }
         }
+        Ok(())
+    })();
+    match &result {
+        Ok(()) => state.pin.record_success(pan.as_ref()),
+        Err(ApiError::VerificationFailed { .. }) => {
+            state
+                .pin
+                .record_failure(pan.as_ref(), &ver_key.key.key_arn, &state.metrics);
+        }
+        Err(_) => {}
     }
+    result?;
     Ok(json!({
         "VerificationKeyArn": ver_key.key.key_arn,
         "VerificationKeyCheckValue": ver_key.key.key_check_value,
         "EncryptionKeyArn": enc_key.arn,
         "EncryptionKeyCheckValue": enc_key.kcv,
     }))
+}
+
+/// The decimalization tables registered by default: the standard identity table and the table of
+/// AWS's own published IBM 3624 examples (user guide / CLI `generate-pin-data` and
+/// `verify-pin-data` examples), so AWS samples keep working.
+pub const DEFAULT_DECIMALIZATION_TABLES: &[&str] = &["0123456789012345", "9876543210654321"];
+
+const PAN_SHARDS: usize = 16;
+/// Most PANs tracked per shard (memory bound: 16 × 4096 entries of 36 bytes).
+const PAN_SHARD_CAP: usize = 4096;
+/// Most verification keys tracked.
+const KEY_CAP: usize = 65_536;
+
+/// PIN policy of this node: the registered decimalization tables and the PIN-try counters
+/// (in memory, per process; see the module documentation).
+pub struct PinPolicy {
+    tables: DecimalizationPolicy,
+    pan_limit: u32,
+    key_limit: u32,
+    pan_key: [u8; 32],
+    pans: [Mutex<HashMap<[u8; 32], u32>>; PAN_SHARDS],
+    keys: Mutex<HashMap<String, u32>>,
+    refusals: AtomicU64,
+}
+
+impl std::fmt::Debug for PinPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PinPolicy")
+            .field("pan_limit", &self.pan_limit)
+            .field("key_limit", &self.key_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl PinPolicy {
+    /// Parse the registered tables (`None` = [`DEFAULT_DECIMALIZATION_TABLES`]) and set the
+    /// limits (0 = off): `pan_limit` consecutive failed verifications per PAN, `key_limit`
+    /// failed verifications per verification key since start.
+    ///
+    /// # Errors
+    /// A message (without the table value) if a table is not 16 digits mapping onto all ten.
+    pub fn new(tables: Option<&[String]>, pan_limit: u32, key_limit: u32) -> Result<Self, String> {
+        let list = match tables {
+            None => DEFAULT_DECIMALIZATION_TABLES
+                .iter()
+                .map(|t| DecimalizationTable::new(t))
+                .collect::<Result<Vec<_>, _>>(),
+            Some(ts) => ts
+                .iter()
+                .map(|t| DecimalizationTable::new(t.trim()))
+                .collect::<Result<Vec<_>, _>>(),
+        }
+        .map_err(|_| {
+            "a registered decimalization table must be 16 decimal digits mapping onto all ten digits"
+                .to_owned()
+        })?;
+        if list.is_empty() {
+            return Err("register at least one decimalization table".into());
+        }
+        let mut pan_key = [0u8; 32];
+        paycrypt_core::random::fill(&mut pan_key)
+            .map_err(|e| format!("no randomness for the PIN-try counter key: {e}"))?;
+        Ok(Self {
+            tables: DecimalizationPolicy::registered(list),
+            pan_limit,
+            key_limit,
+            pan_key,
+            pans: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            keys: Mutex::new(HashMap::new()),
+            refusals: AtomicU64::new(0),
+        })
+    }
+
+    /// Whether either limit is on.
+    fn counting(&self) -> bool {
+        self.pan_limit > 0 || self.key_limit > 0
+    }
+
+    /// HMAC-SHA-256 of the PAN under the per-process key, and its shard.
+    fn pan_id(&self, pan: &Pan) -> Option<([u8; 32], usize)> {
+        let mac = paycrypt_core::mac::hmac(
+            paycrypt_core::mac::HashAlgorithm::Sha256,
+            &self.pan_key,
+            pan.as_str().as_bytes(),
+        )
+        .ok()?;
+        let id: [u8; 32] = mac.get(..32)?.try_into().ok()?;
+        Some((id, usize::from(id[0]) % PAN_SHARDS))
+    }
+
+    /// Refuse (`AccessDeniedException`) when the PAN or the key reached its limit.
+    ///
+    /// # Errors
+    /// `AccessDeniedException` naming which limit (never the PAN).
+    pub fn check(
+        &self,
+        pan: Option<&Pan>,
+        key_arn: &str,
+        metrics: &crate::metrics::Metrics,
+    ) -> Result<(), ApiError> {
+        if !self.counting() {
+            return Ok(());
+        }
+        let mut why = None;
+        if self.pan_limit > 0 {
+            if let Some((id, shard)) = pan.and_then(|p| self.pan_id(p)) {
+                let n = self
+                    .pans
+                    .get(shard)
+                    .map_or(0, |m| *lock(m).get(&id).unwrap_or(&0));
+                if n >= self.pan_limit {
+                    why = Some("the PIN try limit for this PrimaryAccountNumber is reached");
+                }
+            }
+        }
+        if why.is_none()
+            && self.key_limit > 0
+            && *lock(&self.keys).get(key_arn).unwrap_or(&0) >= self.key_limit
+        {
+            why = Some("the PIN verification failure limit of this verification key is reached");
+        }
+        match why {
+            None => Ok(()),
+            Some(w) => {
+                self.refusals.fetch_add(1, Ordering::Relaxed);
+                metrics.pin_try_limit_refusal();
+                Err(ApiError::AccessDenied {
+                    message: format!(
+                        "VerifyPinData refused: {w} (counters reset on a server restart)"
+                    ),
+                })
+            }
+        }
+    }
+
+    /// Count a failed verification (`INVALID_PIN`) for the PAN and the key.
+    pub fn record_failure(
+        &self,
+        pan: Option<&Pan>,
+        key_arn: &str,
+        metrics: &crate::metrics::Metrics,
+    ) {
+        metrics.pin_verification_failure();
+        if self.pan_limit > 0 {
+            if let Some((id, shard)) = pan.and_then(|p| self.pan_id(p)) {
+                if let Some(m) = self.pans.get(shard) {
+                    let mut g = lock(m);
+                    if g.len() >= PAN_SHARD_CAP && !g.contains_key(&id) {
+                        // Bound memory: forget the PANs that are not locked out.
+                        let limit = self.pan_limit;
+                        g.retain(|_, n| *n >= limit);
+                    }
+                    if g.len() < PAN_SHARD_CAP || g.contains_key(&id) {
+                        let n = g.entry(id).or_insert(0);
+                        *n = n.saturating_add(1);
+                    }
+                }
+            }
+        }
+        if self.key_limit > 0 {
+            let mut g = lock(&self.keys);
+            if g.len() < KEY_CAP || g.contains_key(key_arn) {
+                let n = g.entry(key_arn.to_owned()).or_insert(0);
+                *n = n.saturating_add(1);
+            }
+        }
+    }
+
+    /// A successful verification resets the PAN's counter (not the key's).
+    pub fn record_success(&self, pan: Option<&Pan>) {
+        if self.pan_limit == 0 {
+            return;
+        }
+        if let Some((id, shard)) = pan.and_then(|p| self.pan_id(p)) {
+            if let Some(m) = self.pans.get(shard) {
+                lock(m).remove(&id);
+            }
+        }
+    }
+
+    /// Refusals so far (for tests; the metric is `paycrypt_pin_try_limit_refusals_total`).
+    pub fn refusals(&self) -> u64 {
+        self.refusals.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pan(i: usize) -> Pan {
+        Pan::new(&format!("4{i:015}")).unwrap()
+    }
+
+    #[test]
+    fn counters_are_bounded_and_keep_locked_pans() {
+        let m = crate::metrics::Metrics::default();
+        let p = PinPolicy::new(None, 2, 0).unwrap();
+        let locked = pan(999_999_999);
+        p.record_failure(Some(&locked), "k", &m);
+        p.record_failure(Some(&locked), "k", &m);
+        assert!(p.check(Some(&locked), "k", &m).is_err());
+        // Flood every shard past its cap with PANs that failed once.
+        for i in 0..PAN_SHARDS * PAN_SHARD_CAP + 64 {
+            p.record_failure(Some(&pan(i)), "k", &m);
+        }
+        let total: usize = p.pans.iter().map(|s| lock(s).len()).sum();
+        assert!(total <= PAN_SHARDS * PAN_SHARD_CAP, "{total}");
+        // The locked PAN survived the eviction; a success unlocks it.
+        assert!(p.check(Some(&locked), "k", &m).is_err());
+        p.record_success(Some(&locked));
+        assert!(p.check(Some(&locked), "k", &m).is_ok());
+        // (The maps are keyed by the 32-byte HMAC, by type.) Debug shows no PAN and no HMAC key.
+        let dbg = format!("{p:?}");
+        assert!(
+            !dbg.contains("4999999999") && !dbg.contains("pan_key"),
+            "{dbg}"
+        );
+    }
 }
