@@ -16,6 +16,7 @@ mod calc;
 mod client;
 mod loadgen;
 mod ops;
+mod seed;
 use paycrypt_keystore::MasterKeySource;
 use paycrypt_server::audit::AuditDestination;
 use paycrypt_server::config::{Config, ENV_MASTER_KEY};
