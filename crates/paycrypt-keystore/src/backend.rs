@@ -151,6 +151,18 @@ pub(crate) trait Backend: Send {
         sink(rows)?;
         Ok(snap)
     }
+
+    /// [`Backend::load_chunked`], but a backend may leave out key rows for which
+    /// `is_current(arn, version)` holds (the caller has them at that version): an incremental
+    /// reload. Key rows are never deleted, so the rows given are upserts. The default gives all.
+    fn load_changed(
+        &mut self,
+        is_current: &dyn Fn(&str, i64) -> bool,
+        sink: &mut dyn FnMut(Vec<RowSource>) -> Result<(), StoreError>,
+    ) -> Result<Snapshot, StoreError> {
+        let _ = is_current;
+        self.load_chunked(sink)
+    }
     /// Apply a batch in one transaction, if the database is sealed under `master_key_id` (or
     /// records no master key yet).
     fn apply(&mut self, master_key_id: &str, changes: &[Change]) -> Result<(), StoreError>;

@@ -334,7 +334,8 @@ impl KeyTable {
         self.put(id, c)
     }
 
-    fn put(&mut self, id: KeyId, c: Compact) -> Result<(), StoreError> {
+    /// Insert or replace a record.
+    pub(crate) fn put(&mut self, id: KeyId, c: Compact) -> Result<(), StoreError> {
         let alive = c.state != KeyState::DeleteComplete;
         if let Some(&i) = self.index.get(&id) {
             if let Some(slot) = self.entries.get_mut(i as usize) {

@@ -308,16 +308,39 @@ struct Inner {
 
 impl Inner {
     fn reload(&self) -> Result<(), StoreError> {
+        // Incremental: only key rows that are new or at another version than the cache's are
+        // read and unsealed (key rows are never deleted); aliases, tags and settings are read
+        // whole. Writers hold the writer lock, so the cache cannot change meanwhile.
         let mut guard = lock(&self.writer);
         let w = &mut *guard;
-        let (cache, _broken, db_master) =
-            load_cache(&mut *w.backend, &w.master, &self.region, &self.account)?;
-        if let Some(id) = &db_master {
+        let prefix = format!(
+            "arn:aws:payment-cryptography:{}:{}:key/",
+            self.region, self.account
+        );
+        let mut records: Vec<(KeyId, Compact)> = Vec::new();
+        let snap = {
+            let c = read(&self.cache);
+            let is_current =
+                |arn: &str, v: i64| c.keys.get(arn).is_some_and(|e| e.e.version() == v);
+            let master = &w.master;
+            w.backend.load_changed(&is_current, &mut |rows| {
+                records.extend(unseal_rows(rows, master, &prefix)?);
+                Ok(())
+            })?
+        };
+        if let Some(id) = &snap.master_key_id {
             if id != w.master.id() {
                 return Err(crate::backend::master_key_changed(id, w.master.id()));
             }
         }
-        *write(&self.cache) = cache;
+        let mut c = write(&self.cache);
+        for (id, record) in records {
+            c.keys.put(id, record)?;
+        }
+        c.aliases = snap.aliases.into_iter().collect();
+        c.tags = snap.tags.into_iter().collect();
+        c.settings = snap.settings.into_iter().collect();
+        drop(c);
         drop(guard);
         Ok(())
     }
