@@ -132,6 +132,9 @@ impl RowSource {
     }
 }
 
+/// `is_current(arn, version)`: whether the caller already holds the key row at that version.
+pub(crate) type IsCurrent<'a> = &'a dyn Fn(&str, i64) -> bool;
+
 /// A persistence backend. Implementations must apply a batch atomically and durably.
 pub(crate) trait Backend: Send {
     /// Read everything (on open and on reload).

@@ -12,7 +12,9 @@ use std::time::Duration;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls, Transaction};
 
-use crate::backend::{master_key_changed, stale_key, Backend, Change, RowSource, Snapshot};
+use crate::backend::{
+    master_key_changed, stale_key, Backend, Change, IsCurrent, RowSource, Snapshot,
+};
 use crate::error::StoreError;
 use crate::model::{Key, Tag};
 
@@ -179,7 +181,7 @@ impl PgBackend {
     /// `is_current`, only those the caller does not hold at their current version).
     fn load_rows(
         &mut self,
-        is_current: Option<&dyn Fn(&str, i64) -> bool>,
+        is_current: Option<IsCurrent<'_>>,
         sink: &mut dyn FnMut(Vec<RowSource>) -> Result<(), StoreError>,
     ) -> Result<Snapshot, StoreError> {
         // One consistent snapshot of all tables.
