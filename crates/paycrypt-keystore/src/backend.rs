@@ -75,10 +75,97 @@ pub(crate) enum Change {
     SetSetting { name: String, value: Option<String> },
 }
 
+/// A key row as read: parsed, or still raw (parsed by the loader, in parallel).
+#[derive(Debug)]
+pub(crate) enum RowSource {
+    Parsed(KeyRow),
+    Raw {
+        arn: String,
+        json: String,
+        blob: Option<Vec<u8>>,
+        master_key_id: Option<String>,
+        version: i64,
+        exportability: Option<String>,
+    },
+}
+
+impl RowSource {
+    /// The row, checked: readable metadata naming the row's own ARN, material with a master
+    /// key id.
+    pub(crate) fn into_row(self) -> Result<KeyRow, StoreError> {
+        let (arn, json, blob, mk, version, exportability) = match self {
+            Self::Parsed(r) => return Ok(r),
+            Self::Raw {
+                arn,
+                json,
+                blob,
+                master_key_id,
+                version,
+                exportability,
+            } => (arn, json, blob, master_key_id, version, exportability),
+        };
+        let mut key: Key = serde_json::from_str(&json)
+            .map_err(|_| StoreError::internal(format!("key row {arn}: unreadable metadata")))?;
+        key.exportability = crate::sqlite::parse_exportability(&arn, exportability.as_deref())?;
+        if key.key_arn != arn {
+            return Err(StoreError::internal(format!(
+                "key row {arn}: metadata names another key"
+            )));
+        }
+        let sealed = match (blob, mk) {
+            (Some(blob), Some(master_key_id)) => Some(Sealed {
+                blob,
+                master_key_id,
+            }),
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(StoreError::internal(format!(
+                    "key row {arn}: sealed material without a master key id"
+                )))
+            }
+        };
+        Ok(KeyRow {
+            key,
+            sealed,
+            version,
+        })
+    }
+}
+
+/// `is_current(arn, version)`: whether the caller already holds the key row at that version.
+pub(crate) type IsCurrent<'a> = &'a dyn Fn(&str, i64) -> bool;
+
 /// A persistence backend. Implementations must apply a batch atomically and durably.
 pub(crate) trait Backend: Send {
     /// Read everything (on open and on reload).
     fn load(&mut self) -> Result<Snapshot, StoreError>;
+
+    /// Read everything, handing the key rows to `sink` in chunks (in ARN order) instead of in
+    /// the snapshot (whose `keys` is then empty). The default reads the whole snapshot first.
+    fn load_chunked(
+        &mut self,
+        sink: &mut dyn FnMut(Vec<RowSource>) -> Result<(), StoreError>,
+    ) -> Result<Snapshot, StoreError> {
+        let mut snap = self.load()?;
+        let rows = std::mem::take(&mut snap.keys)
+            .into_iter()
+            .map(RowSource::Parsed)
+            .collect();
+        sink(rows)?;
+        Ok(snap)
+    }
+
+    /// [`Backend::load_chunked`], but a backend may leave out key rows for which
+    /// `is_current(arn, version)` holds (the caller has them at that version): an incremental
+    /// reload. Key rows are never deleted, so the rows given are upserts. The default gives all.
+    fn load_changed(
+        &mut self,
+        is_current: &dyn Fn(&str, i64) -> bool,
+        sink: &mut dyn FnMut(Vec<RowSource>) -> Result<(), StoreError>,
+    ) -> Result<Snapshot, StoreError> {
+        let _ = is_current;
+        self.load_chunked(sink)
+    }
     /// Apply a batch in one transaction, if the database is sealed under `master_key_id` (or
     /// records no master key yet).
     fn apply(&mut self, master_key_id: &str, changes: &[Change]) -> Result<(), StoreError>;

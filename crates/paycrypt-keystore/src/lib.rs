@@ -23,10 +23,12 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod backend;
+mod cache;
 mod error;
 pub mod model;
 mod postgres;
 mod seal;
+pub mod seed;
 mod sqlite;
 mod store;
 pub mod validate;

@@ -12,10 +12,11 @@ use std::time::Duration;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls, Transaction};
 
-use crate::backend::{master_key_changed, stale_key, Backend, Change, KeyRow, Snapshot};
+use crate::backend::{
+    master_key_changed, stale_key, Backend, Change, IsCurrent, RowSource, Snapshot,
+};
 use crate::error::StoreError;
 use crate::model::{Key, Tag};
-use crate::seal::Sealed;
 
 /// The notification channel.
 pub(crate) const CHANNEL: &str = "paycrypt_changes";
@@ -175,8 +176,14 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
     tx.commit().map_err(db_err("commit"))
 }
 
-impl Backend for PgBackend {
-    fn load(&mut self) -> Result<Snapshot, StoreError> {
+impl PgBackend {
+    /// One consistent snapshot of all tables; key rows go to `sink` (all, or with
+    /// `is_current`, only those the caller does not hold at their current version).
+    fn load_rows(
+        &mut self,
+        is_current: Option<IsCurrent<'_>>,
+        sink: &mut dyn FnMut(Vec<RowSource>) -> Result<(), StoreError>,
+    ) -> Result<Snapshot, StoreError> {
         // One consistent snapshot of all tables.
         let mut tx = self
             .client()?
@@ -193,46 +200,47 @@ impl Backend for PgBackend {
             master_key_id,
             ..Snapshot::default()
         };
-        for r in tx
-            .query(
-                "SELECT arn, key_json, sealed, master_key_id, version, exportability FROM keys ORDER BY arn",
-                &[],
-            )
-            .map_err(db_err("keys"))?
-        {
-            let arn: String = r.get(0);
-            let json: String = r.get(1);
-            let blob: Option<Vec<u8>> = r.get(2);
-            let mk: Option<String> = r.get(3);
-            let version: i64 = r.get(4);
-            let exportability: Option<String> = r.get(5);
-            let mut key: Key = serde_json::from_str(&json)
-                .map_err(|_| StoreError::internal(format!("key row {arn}: unreadable metadata")))?;
-            key.exportability =
-                crate::sqlite::parse_exportability(&arn, exportability.as_deref())?;
-            if key.key_arn != arn {
-                return Err(StoreError::internal(format!(
-                    "key row {arn}: metadata names another key"
-                )));
-            }
-            let sealed = match (blob, mk) {
-                (Some(blob), Some(master_key_id)) => Some(Sealed {
-                    blob,
-                    master_key_id,
-                }),
-                (None, _) => None,
-                (Some(_), None) => {
-                    return Err(StoreError::internal(format!(
-                        "key row {arn}: sealed material without a master key id"
-                    )))
+        // Key rows: all, or (incremental reload) only those new or at another version.
+        const COLS: &str =
+            "SELECT arn, key_json, sealed, master_key_id, version, exportability FROM keys";
+        let raw = |r: &postgres::Row| RowSource::Raw {
+            arn: r.get(0),
+            json: r.get(1),
+            blob: r.get(2),
+            master_key_id: r.get(3),
+            version: r.get(4),
+            exportability: r.get(5),
+        };
+        let rows: Vec<RowSource> = match is_current {
+            None => tx
+                .query(&format!("{COLS} ORDER BY arn"), &[])
+                .map_err(db_err("keys"))?
+                .iter()
+                .map(raw)
+                .collect(),
+            Some(current) => {
+                let stale: Vec<String> = tx
+                    .query("SELECT arn, version FROM keys", &[])
+                    .map_err(db_err("keys"))?
+                    .iter()
+                    .filter(|r| !current(r.get::<_, &str>(0), r.get(1)))
+                    .map(|r| r.get(0))
+                    .collect();
+                if stale.is_empty() {
+                    Vec::new()
+                } else {
+                    tx.query(
+                        &format!("{COLS} WHERE arn = ANY($1) ORDER BY arn"),
+                        &[&stale],
+                    )
+                    .map_err(db_err("keys"))?
+                    .iter()
+                    .map(raw)
+                    .collect()
                 }
-            };
-            snap.keys.push(KeyRow {
-                key,
-                sealed,
-                version,
-            });
-        }
+            }
+        };
+        sink(rows)?;
         for r in tx
             .query(
                 "SELECT alias_name, key_arn FROM aliases ORDER BY alias_name",
@@ -267,6 +275,35 @@ impl Backend for PgBackend {
         }
         tx.commit().map_err(db_err("commit"))?;
         Ok(snap)
+    }
+}
+
+impl Backend for PgBackend {
+    fn load(&mut self) -> Result<Snapshot, StoreError> {
+        let mut rows = Vec::new();
+        let mut snap = self.load_rows(None, &mut |chunk| {
+            rows.extend(chunk);
+            Ok(())
+        })?;
+        for r in rows {
+            snap.keys.push(r.into_row()?);
+        }
+        Ok(snap)
+    }
+
+    fn load_chunked(
+        &mut self,
+        sink: &mut dyn FnMut(Vec<RowSource>) -> Result<(), StoreError>,
+    ) -> Result<Snapshot, StoreError> {
+        self.load_rows(None, sink)
+    }
+
+    fn load_changed(
+        &mut self,
+        is_current: &dyn Fn(&str, i64) -> bool,
+        sink: &mut dyn FnMut(Vec<RowSource>) -> Result<(), StoreError>,
+    ) -> Result<Snapshot, StoreError> {
+        self.load_rows(Some(is_current), sink)
     }
 
     fn apply(&mut self, master_key_id: &str, changes: &[Change]) -> Result<(), StoreError> {

@@ -5,10 +5,9 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use crate::backend::{master_key_changed, stale_key, Backend, Change, KeyRow, Snapshot};
+use crate::backend::{master_key_changed, stale_key, Backend, Change, RowSource, Snapshot};
 use crate::error::StoreError;
 use crate::model::{Key, Tag};
-use crate::seal::Sealed;
 
 /// Ordered schema migrations; migration `i` brings the schema to version `i + 1`.
 /// Never edit a released migration: append a new one.
@@ -140,8 +139,26 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     tx.commit().map_err(db_err("commit"))
 }
 
+/// Key rows per chunk handed to the loader.
+const LOAD_CHUNK: usize = 16_384;
+
 impl Backend for SqliteBackend {
     fn load(&mut self) -> Result<Snapshot, StoreError> {
+        let mut rows = Vec::new();
+        let mut snap = self.load_chunked(&mut |chunk| {
+            rows.extend(chunk);
+            Ok(())
+        })?;
+        for r in rows {
+            snap.keys.push(r.into_row()?);
+        }
+        Ok(snap)
+    }
+
+    fn load_chunked(
+        &mut self,
+        sink: &mut dyn FnMut(Vec<RowSource>) -> Result<(), StoreError>,
+    ) -> Result<Snapshot, StoreError> {
         let tx = self.conn.transaction().map_err(db_err("begin"))?;
         let mut snap = Snapshot {
             master_key_id: tx
@@ -162,44 +179,28 @@ impl Backend for SqliteBackend {
                 .map_err(db_err("keys"))?;
             let rows = st
                 .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Option<Vec<u8>>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                    ))
+                    Ok(RowSource::Raw {
+                        arn: r.get(0)?,
+                        json: r.get(1)?,
+                        blob: r.get(2)?,
+                        master_key_id: r.get(3)?,
+                        version: r.get(4)?,
+                        exportability: r.get(5)?,
+                    })
                 })
                 .map_err(db_err("keys"))?;
+            let mut chunk = Vec::with_capacity(LOAD_CHUNK);
             for row in rows {
-                let (arn, json, blob, mk, version, exportability) = row.map_err(db_err("keys"))?;
-                let mut key: Key = serde_json::from_str(&json).map_err(|_| {
-                    StoreError::internal(format!("key row {arn}: unreadable metadata"))
-                })?;
-                key.exportability = parse_exportability(&arn, exportability.as_deref())?;
-                if key.key_arn != arn {
-                    return Err(StoreError::internal(format!(
-                        "key row {arn}: metadata names another key"
-                    )));
+                chunk.push(row.map_err(db_err("keys"))?);
+                if chunk.len() == LOAD_CHUNK {
+                    sink(std::mem::replace(
+                        &mut chunk,
+                        Vec::with_capacity(LOAD_CHUNK),
+                    ))?;
                 }
-                let sealed = match (blob, mk) {
-                    (Some(blob), Some(master_key_id)) => Some(Sealed {
-                        blob,
-                        master_key_id,
-                    }),
-                    (None, _) => None,
-                    (Some(_), None) => {
-                        return Err(StoreError::internal(format!(
-                            "key row {arn}: sealed material without a master key id"
-                        )))
-                    }
-                };
-                snap.keys.push(KeyRow {
-                    key,
-                    sealed,
-                    version,
-                });
+            }
+            if !chunk.is_empty() {
+                sink(chunk)?;
             }
         }
         {
@@ -283,19 +284,21 @@ fn key_json(key: &Key) -> Result<String, StoreError> {
 fn apply_one(tx: &rusqlite::Transaction<'_>, ch: &Change) -> Result<(), StoreError> {
     match ch {
         Change::InsertKey { key, sealed } => {
-            tx.execute(
+            // Cached: bulk inserts (benchmark seeding) run thousands of these per transaction.
+            tx.prepare_cached(
                 "INSERT INTO keys (arn, key_state, key_json, sealed, master_key_id, version,
                      exportability)
                  VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
-                params![
-                    key.key_arn,
-                    key.key_state.as_str(),
-                    key_json(key)?,
-                    sealed.blob,
-                    sealed.master_key_id,
-                    key.exportability.map(|e| e.as_str())
-                ],
             )
+            .map_err(db_err("insert key"))?
+            .execute(params![
+                key.key_arn,
+                key.key_state.as_str(),
+                key_json(key)?,
+                sealed.blob,
+                sealed.master_key_id,
+                key.exportability.map(|e| e.as_str())
+            ])
             .map_err(db_err("insert key"))?;
         }
         Change::UpdateKey {

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 
 use paycrypt_core::secret::SecretBytes;
 
-use crate::backend::{Backend, Change, MemoryBackend, Snapshot};
+use crate::backend::{Backend, Change, MemoryBackend, RowSource};
+use crate::cache::{Compact, EntryRef, KeyId, KeyTable};
 use crate::error::StoreError;
 use crate::model::{
     Alias, Key, KeyAlgorithm, KeyAttributes, KeyCheckValueAlgorithm, KeyClass, KeyExportability,
@@ -118,6 +119,8 @@ impl KeyOptions {
     }
 }
 
+/// Setting name of a raised key quota (decimal; only [`Store::seed_keys`] raises it).
+const SETTING_KEY_QUOTA: &str = "key-quota";
 /// Setting name of the account's default replication regions (a JSON list).
 const SETTING_DEFAULT_REGIONS: &str = "default-replication-regions";
 /// Setting-name prefix of MPA team associations (`mpa-team:<MpaOperation>` = team ARN).
@@ -133,6 +136,10 @@ pub struct LoadedKey {
 }
 
 impl LoadedKey {
+    pub(crate) fn new(key: Key, material: SecretBytes) -> Self {
+        Self { key, material }
+    }
+
     /// The clear key material. Keep the borrow short; never log it.
     pub fn material(&self) -> &[u8] {
         self.material.expose()
@@ -175,22 +182,22 @@ impl core::fmt::Debug for LoadedKey {
     }
 }
 
-/// An entry of the cache: the key, or the reason its material is unusable.
-#[derive(Debug, Clone)]
-struct Entry {
-    loaded: Arc<LoadedKey>,
-    /// Set when the stored material failed to unseal (tampered row, wrong master key).
-    broken: bool,
-    /// The row version in the backend (optimistic concurrency).
-    version: i64,
-}
-
-#[derive(Debug, Default)]
 struct Cache {
-    keys: HashMap<String, Entry>,
+    keys: KeyTable,
     aliases: BTreeMap<String, Option<String>>,
     tags: HashMap<String, Vec<Tag>>,
     settings: BTreeMap<String, String>,
+}
+
+impl Cache {
+    fn new(region: &str, account: &str) -> Self {
+        Self {
+            keys: KeyTable::new(region, account),
+            aliases: BTreeMap::new(),
+            tags: HashMap::new(),
+            settings: BTreeMap::new(),
+        }
+    }
 }
 
 struct Writer {
@@ -204,39 +211,90 @@ impl Writer {
     }
 }
 
-/// Unseal a snapshot into a cache; returns the cache and the number of keys that failed to
-/// unseal.
-fn build_cache(snap: Snapshot, master: &MasterKey) -> (Cache, usize) {
-    let mut cache = Cache::default();
-    let mut broken = 0usize;
-    for row in snap.keys {
-        let (material, is_broken) = match &row.sealed {
-            None => (SecretBytes::new(Vec::new()), false),
-            Some(s) => match master.unseal(&row.key, s) {
-                Ok(m) => (m, false),
-                Err(_) => {
-                    broken += 1;
-                    (SecretBytes::new(Vec::new()), true)
-                }
+/// Parse and unseal a chunk of key rows into compact records, on all cores. A row whose
+/// material fails to unseal becomes a broken record (metadata kept, material none).
+fn unseal_rows(
+    rows: Vec<RowSource>,
+    master: &MasterKey,
+    prefix: &str,
+) -> Result<Vec<(KeyId, Compact)>, StoreError> {
+    let one = |r: RowSource| -> Result<(KeyId, Compact), StoreError> {
+        let row = r.into_row()?;
+        let id: KeyId = row
+            .key
+            .key_arn
+            .strip_prefix(prefix)
+            .and_then(|id| id.as_bytes().try_into().ok())
+            .ok_or_else(|| crate::cache::foreign(&row.key.key_arn))?;
+        let c = match &row.sealed {
+            None => Compact::new(&row.key, None, false, row.version),
+            Some(sealed) => match master.unseal(&row.key, sealed) {
+                Ok(m) => Compact::new(&row.key, Some(m.expose()), false, row.version),
+                Err(_) => Compact::new(&row.key, None, true, row.version),
             },
         };
-        let arn = row.key.key_arn.clone();
-        cache.keys.insert(
-            arn,
-            Entry {
-                loaded: Arc::new(LoadedKey {
-                    key: row.key,
-                    material,
-                }),
-                broken: is_broken,
-                version: row.version,
-            },
-        );
+        Ok((id, c))
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, 16);
+    if threads == 1 || rows.len() < 1024 {
+        return rows.into_iter().map(one).collect();
     }
+    let per = rows.len().div_ceil(threads);
+    let mut parts: Vec<Vec<RowSource>> = Vec::with_capacity(threads);
+    let mut it = rows.into_iter();
+    loop {
+        let part: Vec<RowSource> = it.by_ref().take(per).collect();
+        if part.is_empty() {
+            break;
+        }
+        parts.push(part);
+    }
+    let results: Vec<Result<Vec<(KeyId, Compact)>, StoreError>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| sc.spawn(move || part.into_iter().map(one).collect()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(StoreError::internal("key loader thread failed")))
+            })
+            .collect()
+    });
+    let mut out = Vec::new();
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
+/// Load everything from the backend into a new cache (key rows streamed in chunks and
+/// unsealed in parallel). Returns the cache, the number of keys that failed to unseal, and the
+/// master key id the database records.
+fn load_cache(
+    backend: &mut dyn Backend,
+    master: &MasterKey,
+    region: &str,
+    account: &str,
+) -> Result<(Cache, usize, Option<String>), StoreError> {
+    let prefix = format!("arn:aws:payment-cryptography:{region}:{account}:key/");
+    let mut cache = Cache::new(region, account);
+    let mut ids = Vec::new();
+    let snap = backend.load_chunked(&mut |rows| {
+        for (id, c) in unseal_rows(rows, master, &prefix)? {
+            cache.keys.push_loaded(&mut ids, id, c)?;
+        }
+        Ok(())
+    })?;
+    cache.keys.finish_load(ids)?;
+    let broken = cache.keys.broken();
     cache.aliases = snap.aliases.into_iter().collect();
     cache.tags = snap.tags.into_iter().collect();
     cache.settings = snap.settings.into_iter().collect();
-    (cache, broken)
+    Ok((cache, broken, snap.master_key_id))
 }
 
 struct Inner {
@@ -250,16 +308,40 @@ struct Inner {
 
 impl Inner {
     fn reload(&self) -> Result<(), StoreError> {
-        let mut w = lock(&self.writer);
-        let snap = w.backend.load()?;
+        // Incremental: only key rows that are new or at another version than the cache's are
+        // read and unsealed (key rows are never deleted); aliases, tags and settings are read
+        // whole. Writers hold the writer lock, so the cache cannot change meanwhile.
+        let mut guard = lock(&self.writer);
+        let w = &mut *guard;
+        let prefix = format!(
+            "arn:aws:payment-cryptography:{}:{}:key/",
+            self.region, self.account
+        );
+        let mut records: Vec<(KeyId, Compact)> = Vec::new();
+        let snap = {
+            let c = read(&self.cache);
+            let is_current =
+                |arn: &str, v: i64| c.keys.get(arn).is_some_and(|e| e.e.version() == v);
+            let master = &w.master;
+            w.backend.load_changed(&is_current, &mut |rows| {
+                records.extend(unseal_rows(rows, master, &prefix)?);
+                Ok(())
+            })?
+        };
         if let Some(id) = &snap.master_key_id {
             if id != w.master.id() {
                 return Err(crate::backend::master_key_changed(id, w.master.id()));
             }
         }
-        let (cache, _broken) = build_cache(snap, &w.master);
-        *write(&self.cache) = cache;
-        drop(w);
+        let mut c = write(&self.cache);
+        for (id, record) in records {
+            c.keys.put(id, record)?;
+        }
+        c.aliases = snap.aliases.into_iter().collect();
+        c.tags = snap.tags.into_iter().collect();
+        c.settings = snap.settings.into_iter().collect();
+        drop(c);
+        drop(guard);
         Ok(())
     }
 }
@@ -614,8 +696,8 @@ impl Store {
         data_dir: Option<PathBuf>,
         mut warnings: Vec<String>,
     ) -> Result<Store, StoreError> {
-        let snap = backend.load()?;
-        match &snap.master_key_id {
+        let (cache, broken, db_master) = load_cache(&mut *backend, &master, region, account)?;
+        match &db_master {
             Some(id) if id != master.id() => {
                 return Err(StoreError::validation(format!(
                 "the database is sealed under master key {id}, but the configured master key is {}",
@@ -628,7 +710,6 @@ impl Store {
                 &[Change::SetMasterKeyId(master.id().to_owned())],
             )?,
         }
-        let (cache, broken) = build_cache(snap, &master);
         if broken > 0 {
             warnings.push(format!(
                 "WARNING: {broken} key(s) failed their integrity check when unsealed and are unusable"
@@ -655,14 +736,11 @@ impl Store {
     /// The ARNs of keys whose stored material failed to unseal (tampered or corrupted rows).
     pub fn integrity_failures(&self) -> Vec<String> {
         let c = read(&self.inner.cache);
-        let mut v: Vec<String> = c
-            .keys
+        c.keys
             .iter()
-            .filter(|(_, e)| e.broken)
-            .map(|(k, _)| k.clone())
-            .collect();
-        v.sort();
-        v
+            .filter(|e| e.e.broken())
+            .map(|e| e.arn())
+            .collect()
     }
 
     /// The region in ARNs.
@@ -685,7 +763,7 @@ impl Store {
     }
 
     /// Resolve a `KeyArnOrKeyAliasType` to a cached key ARN.
-    fn resolve<'c>(&self, cache: &'c Cache, identifier: &str) -> Result<&'c Entry, StoreError> {
+    fn resolve<'c>(&self, cache: &'c Cache, identifier: &str) -> Result<EntryRef<'c>, StoreError> {
         let nf = || StoreError::not_found(identifier);
         let arn: &str = match validate::parse_identifier(identifier)? {
             Identifier::KeyArn {
@@ -717,7 +795,7 @@ impl Store {
     /// store. Returns the ARN.
     fn resolve_key_arn(&self, cache: &Cache, field: &str, arn: &str) -> Result<String, StoreError> {
         let (region, account) = validate::check_key_arn(field, arn)?;
-        if !self.in_scope(region, account) || !cache.keys.contains_key(arn) {
+        if !self.in_scope(region, account) || !cache.keys.contains(arn) {
             return Err(StoreError::not_found(arn));
         }
         Ok(arn.to_owned())
@@ -730,14 +808,11 @@ impl Store {
         tags: Vec<Tag>,
     ) -> Result<Key, StoreError> {
         let mut w = lock(&self.inner.writer);
-        let live = read(&self.inner.cache)
-            .keys
-            .values()
-            .filter(|e| e.loaded.key.key_state != KeyState::DeleteComplete)
-            .count();
-        if live >= MAX_KEYS {
+        let live = read(&self.inner.cache).keys.live();
+        let quota = self.key_quota();
+        if live >= quota {
             return Err(StoreError::QuotaExceeded(format!(
-                "the account already has {MAX_KEYS} keys (the maximum)"
+                "the account already has {quota} keys (the maximum)"
             )));
         }
         let mut key = key;
@@ -749,7 +824,7 @@ impl Store {
                 self.inner.account,
                 random_key_id()?
             );
-            if !read(&self.inner.cache).keys.contains_key(&arn) {
+            if !read(&self.inner.cache).keys.contains(&arn) {
                 key.key_arn = arn;
                 break;
             }
@@ -770,17 +845,7 @@ impl Store {
         if !tags.is_empty() {
             c.tags.insert(key.key_arn.clone(), tags);
         }
-        c.keys.insert(
-            key.key_arn.clone(),
-            Entry {
-                loaded: Arc::new(LoadedKey {
-                    key: key.clone(),
-                    material,
-                }),
-                broken: false,
-                version: 1,
-            },
-        );
+        c.keys.insert(&key, Some(material.expose()), false, 1)?;
         Ok(key)
     }
 
@@ -935,7 +1000,7 @@ impl Store {
     /// without a key.
     pub fn get_key(&self, key_identifier: &str) -> Result<Key, StoreError> {
         let c = read(&self.inner.cache);
-        Ok(self.resolve(&c, key_identifier)?.loaded.key.clone())
+        Ok(self.resolve(&c, key_identifier)?.key())
     }
 
     /// Data plane: the key and its unsealed material, from the in-memory cache only (no
@@ -949,16 +1014,16 @@ impl Store {
     pub fn key_for_use(&self, key_identifier: &str) -> Result<Arc<LoadedKey>, StoreError> {
         let c = read(&self.inner.cache);
         let e = self.resolve(&c, key_identifier)?;
-        if e.loaded.key.key_state == KeyState::DeleteComplete {
+        if e.e.state() == KeyState::DeleteComplete {
             return Err(StoreError::not_found(key_identifier));
         }
-        if e.broken {
+        if e.e.broken() {
             return Err(StoreError::internal(format!(
                 "key {} failed its integrity check and cannot be used",
-                e.loaded.key.key_arn
+                e.arn()
             )));
         }
-        Ok(Arc::clone(&e.loaded))
+        Ok(e.loaded())
     }
 
     /// `ListKeys`: summaries in ARN order, optionally filtered by state.
@@ -971,20 +1036,23 @@ impl Store {
         next_token: Option<&str>,
         max_results: Option<u32>,
     ) -> Result<(Vec<KeySummary>, Option<String>), StoreError> {
-        let mut items: Vec<(String, KeySummary)> = {
+        // The table is in ARN order: read only the page (and one more, for the token).
+        let size = validate::page_size(max_results)?;
+        let after = next_token
+            .map(|t| validate::parse_token(TokenKind::Keys, t))
+            .transpose()?;
+        let items: Vec<(String, KeySummary)> = {
             let c = read(&self.inner.cache);
             c.keys
-                .values()
-                .filter(|e| state.is_none_or(|s| e.loaded.key.key_state == s))
+                .iter_after(after.as_deref())
+                .filter(|e| state.is_none_or(|s| e.e.state() == s))
+                .take(size.saturating_add(1))
                 .map(|e| {
-                    (
-                        e.loaded.key.key_arn.clone(),
-                        KeySummary::from(&e.loaded.key),
-                    )
+                    let k = e.key();
+                    (k.key_arn.clone(), KeySummary::from(&k))
                 })
                 .collect()
         };
-        items.sort_by(|a, b| a.0.cmp(&b.0));
         paginate(items, TokenKind::Keys, next_token, max_results)
     }
 
@@ -996,31 +1064,27 @@ impl Store {
         f: impl FnOnce(&mut Key) -> Result<bool, StoreError>,
     ) -> Result<Key, StoreError> {
         let mut w = lock(&self.inner.writer);
-        let entry = {
+        let (mut key, material, broken, version) = {
             let c = read(&self.inner.cache);
-            self.resolve(&c, key_identifier)?.clone()
+            let e = self.resolve(&c, key_identifier)?;
+            let m = e.e.material();
+            let material = (!m.is_empty()).then(|| SecretBytes::from_slice(m));
+            (e.key(), material, e.e.broken(), e.e.version())
         };
-        let mut key = entry.loaded.key.clone();
         if !f(&mut key)? {
             return Ok(key);
         }
         w.apply(&[Change::UpdateKey {
             key: key.clone(),
-            expected_version: entry.version,
+            expected_version: version,
             destroy_material: false,
         }])?;
-        let loaded = Arc::new(LoadedKey {
-            key: key.clone(),
-            material: entry.loaded.material.clone(),
-        });
         write(&self.inner.cache).keys.insert(
-            key.key_arn.clone(),
-            Entry {
-                loaded,
-                broken: entry.broken,
-                version: entry.version + 1,
-            },
-        );
+            &key,
+            material.as_ref().map(SecretBytes::expose),
+            broken,
+            version + 1,
+        )?;
         Ok(key)
     }
 
@@ -1356,23 +1420,22 @@ impl Store {
         let due = |k: &Key| {
             k.key_state == KeyState::DeletePending && k.delete_timestamp.is_some_and(|t| t <= now)
         };
-        if !read(&self.inner.cache)
-            .keys
-            .values()
-            .any(|e| due(&e.loaded.key))
-        {
+        // Only DELETE_PENDING keys can be due: check the state before building the key.
+        let pending_due =
+            |e: &EntryRef<'_>| e.e.state() == KeyState::DeletePending && due(&e.key());
+        if !read(&self.inner.cache).keys.iter().any(|e| pending_due(&e)) {
             return Ok(0);
         }
         let mut w = lock(&self.inner.writer);
         let due_keys: Vec<(Key, i64)> = read(&self.inner.cache)
             .keys
-            .values()
-            .filter(|e| due(&e.loaded.key))
+            .iter()
+            .filter(|e| pending_due(e))
             .map(|e| {
-                let mut k = e.loaded.key.clone();
+                let mut k = e.key();
                 k.key_state = KeyState::DeleteComplete;
                 k.enabled = false;
-                (k, e.version)
+                (k, e.e.version())
             })
             .collect();
         let changes: Vec<Change> = due_keys
@@ -1387,17 +1450,7 @@ impl Store {
         let mut c = write(&self.inner.cache);
         let n = due_keys.len();
         for (k, v) in due_keys {
-            c.keys.insert(
-                k.key_arn.clone(),
-                Entry {
-                    loaded: Arc::new(LoadedKey {
-                        key: k,
-                        material: SecretBytes::new(Vec::new()),
-                    }),
-                    broken: false,
-                    version: v + 1,
-                },
-            );
+            c.keys.insert(&k, None, false, v + 1)?;
         }
         Ok(n)
     }
@@ -1424,25 +1477,23 @@ impl Store {
         let mut resealed = Vec::new();
         {
             let c = read(&self.inner.cache);
-            let mut arns: Vec<&String> = c.keys.keys().collect();
-            arns.sort();
-            for arn in arns {
-                let Some(e) = c.keys.get(arn) else { continue };
-                if e.loaded.key.key_state == KeyState::DeleteComplete {
+            for e in c.keys.iter() {
+                if e.e.state() == KeyState::DeleteComplete {
                     continue;
                 }
-                if e.broken {
+                let arn = e.arn();
+                if e.e.broken() {
                     return Err(StoreError::internal(format!(
                         "key {arn} fails its integrity check; cannot rotate the master key"
                     )));
                 }
-                let sealed = master.seal(&e.loaded.key, e.loaded.material())?;
+                let sealed = master.seal(&e.key(), e.e.material())?;
                 changes.push(Change::Reseal {
                     arn: arn.clone(),
                     sealed,
-                    expected_version: e.version,
+                    expected_version: e.e.version(),
                 });
-                resealed.push(arn.clone());
+                resealed.push((arn, e.e.version()));
             }
         }
         let n = changes.len();
@@ -1450,10 +1501,8 @@ impl Store {
         w.apply(&changes)?;
         w.master = master;
         let mut c = write(&self.inner.cache);
-        for arn in resealed {
-            if let Some(e) = c.keys.get_mut(&arn) {
-                e.version += 1;
-            }
+        for (arn, v) in resealed {
+            c.keys.set_version(&arn, v + 1);
         }
         Ok(n)
     }
@@ -1768,4 +1817,81 @@ fn check_scope(region: &str, account: &str) -> Result<(), StoreError> {
         return Err(StoreError::validation("account must be 12 digits"));
     }
     Ok(())
+}
+
+/// Bulk insertion (benchmark seeding, [`crate::seed`]).
+impl Store {
+    /// The key quota: [`MAX_KEYS`], or more in a store seeded for benchmarks
+    /// ([`Store::seed_keys`] raises it to the seeded keys plus [`MAX_KEYS`]).
+    pub fn key_quota(&self) -> usize {
+        self.setting(SETTING_KEY_QUOTA)
+            .and_then(|v| v.parse::<usize>().ok())
+            .map_or(MAX_KEYS, |q| q.max(MAX_KEYS))
+    }
+
+    /// Insert new symmetric keys (ARN, attributes, clear material) in ONE transaction: imported
+    /// origin, enabled, non-exportable, no replication regions, KCV per `kcv_alg`, sealed like
+    /// any other key. Raises the key quota to keep [`MAX_KEYS`] of room above the live keys.
+    ///
+    /// # Errors
+    /// `Validation` for attributes outside the AWS table, bad material or an ARN outside this
+    /// store; `Conflict` if a key exists (nothing is written then); `Internal` on a database
+    /// error.
+    pub(crate) fn bulk_insert_keys(
+        &self,
+        items: Vec<(String, KeyAttributes, SecretBytes)>,
+        kcv_alg: KeyCheckValueAlgorithm,
+    ) -> Result<(), StoreError> {
+        let mut keys = Vec::with_capacity(items.len());
+        for (arn, attrs, material) in items {
+            let (region, account) = validate::check_key_arn("KeyArn", &arn)?;
+            if !self.in_scope(region, account) {
+                return Err(StoreError::validation(format!(
+                    "{arn} is outside this store"
+                )));
+            }
+            validate::check_attributes(&attrs, None, Provenance::Import)?;
+            check_material(attrs.key_algorithm, material.expose())?;
+            let kcv = kcv_hex(attrs.key_algorithm, material.expose(), kcv_alg)?;
+            let mut key =
+                Self::new_key_metadata(attrs, kcv, kcv_alg, false, true, KeyOrigin::External, None);
+            key.key_arn = arn;
+            key.exportability = Some(KeyExportability::NonExportable);
+            keys.push((key, material));
+        }
+        let mut w = lock(&self.inner.writer);
+        let live = {
+            let c = read(&self.inner.cache);
+            let mut seen = std::collections::HashSet::new();
+            for (k, _) in &keys {
+                if c.keys.contains(&k.key_arn) || !seen.insert(k.key_arn.as_str()) {
+                    return Err(StoreError::conflict(format!(
+                        "key {} already exists",
+                        k.key_arn
+                    )));
+                }
+            }
+            c.keys.live()
+        };
+        let quota = self.key_quota().max(live + keys.len() + MAX_KEYS);
+        let mut changes = Vec::with_capacity(keys.len() + 1);
+        for (k, m) in &keys {
+            changes.push(Change::InsertKey {
+                key: k.clone(),
+                sealed: w.master.seal(k, m.expose())?,
+            });
+        }
+        changes.push(Change::SetSetting {
+            name: SETTING_KEY_QUOTA.to_owned(),
+            value: Some(quota.to_string()),
+        });
+        w.apply(&changes)?;
+        let mut c = write(&self.inner.cache);
+        c.settings
+            .insert(SETTING_KEY_QUOTA.to_owned(), quota.to_string());
+        for (key, material) in keys {
+            c.keys.insert(&key, Some(material.expose()), false, 1)?;
+        }
+        Ok(())
+    }
 }

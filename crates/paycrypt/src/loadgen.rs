@@ -150,6 +150,14 @@ pub struct BenchArgs {
     /// Load-generator threads (the server usually runs on the same machine: keep this small).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Spread requests over N keys seeded with `paycrypt admin seed-keys` (0 = off): generate-mac
+    /// uses seeded `mac` keys, translate-pin seeded `pin` keys as its outgoing ZPK. Request j
+    /// uses key (j * 2654435761) mod N, so --pool distinct requests reach min(--pool, N) keys.
+    #[arg(long, default_value_t = 0)]
+    spread_keys: u64,
+    /// The --seed the keys were seeded with.
+    #[arg(long, default_value_t = 1)]
+    spread_seed: u32,
 }
 
 /// One pre-serialised, signed HTTP request.
@@ -253,7 +261,8 @@ fn run_inner(args: &BenchArgs, output: OutputFormat) -> Result<ExitCode, ClientE
 
     let t0 = Instant::now();
     eprintln!("bench: importing keys through the control plane…");
-    let keys = Keys::import(&client, &mix)?;
+    let mut keys = Keys::import(&client, &mix)?;
+    keys.spread(args.spread_keys, args.spread_seed)?;
     eprintln!(
         "bench: keys ready in {:.1} s; pre-signing {} requests…",
         t0.elapsed().as_secs_f64(),
@@ -296,6 +305,48 @@ struct Keys {
     cvk: String,
     mk_ac: String,
     mac: String,
+    /// `--spread-keys`: ARN prefix (`…:key/`), key count, seed.
+    spread: Option<(String, u64, u32)>,
+}
+
+impl Keys {
+    fn spread(&mut self, n: u64, seed: u32) -> Result<(), ClientError> {
+        if n == 0 {
+            return Ok(());
+        }
+        let any = [&self.mac, &self.zpk, &self.bdk]
+            .into_iter()
+            .find(|a| !a.is_empty())
+            .cloned()
+            .unwrap_or_default();
+        let prefix = any
+            .rfind('/')
+            .map(|i| any[..=i].to_owned())
+            .ok_or_else(|| usage("--spread-keys: cannot derive the ARN prefix"))?;
+        if n > paycrypt_keystore::seed::MAX_SEED_INDEX || seed > paycrypt_keystore::seed::MAX_SEED {
+            return Err(usage("--spread-keys / --spread-seed out of range"));
+        }
+        self.spread = Some((prefix, n, seed));
+        Ok(())
+    }
+
+    /// The seeded key of `kind` for request `j`, or `default`.
+    fn spread_key(
+        &self,
+        kind: paycrypt_keystore::seed::SeedKind,
+        j: usize,
+        default: &str,
+    ) -> String {
+        match &self.spread {
+            Some((prefix, n, seed)) => {
+                let index = (j as u64).wrapping_mul(2_654_435_761) % n;
+                let id =
+                    paycrypt_keystore::seed::seed_key_id(kind, *seed, index).unwrap_or_default();
+                format!("{prefix}{id}")
+            }
+            None => default.to_owned(),
+        }
+    }
 }
 
 /// Import the KEK (`KEK`, TDES_2KEY, TR31_K0) by RSA-OAEP key cryptogram: one
@@ -467,7 +518,7 @@ fn request_for(op: Op, keys: &Keys, j: usize) -> Result<(String, Value), paycryp
                 "/pindata/translate".into(),
                 json!({
                     "IncomingKeyIdentifier": keys.bdk,
-                    "OutgoingKeyIdentifier": keys.zpk,
+                    "OutgoingKeyIdentifier": keys.spread_key(paycrypt_keystore::seed::SeedKind::Pin, j, &keys.zpk),
                     "IncomingTranslationAttributes": {"IsoFormat0": {"PrimaryAccountNumber": pan_s}},
                     "OutgoingTranslationAttributes": {"IsoFormat0": {"PrimaryAccountNumber": pan_s}},
                     "EncryptedPinBlock": hex::encode(&block),
@@ -558,7 +609,7 @@ fn request_for(op: Op, keys: &Keys, j: usize) -> Result<(String, Value), paycryp
             (
                 "/mac/generate".into(),
                 json!({
-                    "KeyIdentifier": keys.mac,
+                    "KeyIdentifier": keys.spread_key(paycrypt_keystore::seed::SeedKind::Mac, j, &keys.mac),
                     "MessageData": hex::encode(&msg),
                     "GenerationAttributes": {"Algorithm": "ISO9797_ALGORITHM3"},
                 }),

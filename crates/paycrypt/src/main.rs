@@ -17,6 +17,7 @@ mod client;
 mod harden;
 mod loadgen;
 mod ops;
+mod seed;
 use paycrypt_keystore::MasterKeySource;
 use paycrypt_server::audit::AuditDestination;
 use paycrypt_server::config::{Config, ENV_MASTER_KEY};

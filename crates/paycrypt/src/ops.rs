@@ -421,6 +421,15 @@ pub enum AdminCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Benchmarking tool: insert N real keys with deterministic ids and material (ids
+    /// `b<kind><seed><index>`), 10,000 per transaction, for `paycrypt bench --spread-keys`.
+    /// Never use it on a production store. The server must be stopped.
+    SeedKeys {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        seed: crate::seed::SeedArgs,
+    },
 }
 
 /// How to open a data directory (same meaning as for `serve`).
@@ -890,6 +899,7 @@ fn admin(cmd: AdminCommand) -> Result<Value, ClientError> {
                 "IntegrityFailures": failures,
             }))
         }
+        AdminCommand::SeedKeys { store, seed } => crate::seed::run(&store.open()?, &seed),
         AdminCommand::RotateMasterKey {
             store,
             new_master_key_file,
