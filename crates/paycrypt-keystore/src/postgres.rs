@@ -120,7 +120,7 @@ impl PgBackend {
     fn client(&mut self) -> Result<&mut Client, StoreError> {
         // A connection dropped by the server (restart, failover) stays closed: open a new one
         // so that writes recover by themselves once PostgreSQL is back.
-        if self.client.as_ref().map_or(true, Client::is_closed) {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
             let fresh = connect(&self.url)?;
             if let Some(old) = self.client.replace(fresh) {
                 close_on_thread(old);
