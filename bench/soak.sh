@@ -14,7 +14,8 @@
 #           timeout, server alive
 #
 # Environment: PAYCRYPT_BIN (default target/release/paycrypt), CONNS (64), PEAK_SECS (20),
-# SOAK_SECS (600), BURST_SECS (15), OUT (a new temp directory: every JSON report is kept there).
+# SOAK_SECS (600), BURST_SECS (15), SOAK_FRACTION (80: the soak rate in % of the peak),
+# SKIP_BURST (1 = soak only), OUT (a new temp directory: every JSON report is kept there).
 # Exit status 0 only if every check passed. Traffic goes to 127.0.0.1 only.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,6 +24,7 @@ conns="${CONNS:-64}"
 peak_secs="${PEAK_SECS:-20}"
 soak_secs="${SOAK_SECS:-600}"
 burst_secs="${BURST_SECS:-15}"
+frac="${SOAK_FRACTION:-80}"
 out="${OUT:-$(mktemp -d -t paycrypt-soak.XXXXXX)}"
 mkdir -p "$out"
 [[ -x "$bin" ]] || { echo "soak: $bin not found: cargo build --release -p paycrypt" >&2; exit 2; }
@@ -34,6 +36,7 @@ health() { "$py" -c 'import sys, urllib.request; sys.exit(0 if urllib.request.ur
 port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 server_pid=""
+loadavg_pid=""
 start_server() { # $1 = name, rest = extra serve args
   local name="$1"; shift
   local data="$out/$name-data"
@@ -57,7 +60,7 @@ stop_server() {
     wait "$server_pid" || true
   fi
 }
-trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+trap 'kill "$server_pid" "$loadavg_pid" 2>/dev/null || true' EXIT
 
 alive() {
   if kill -0 "$server_pid" 2>/dev/null && health; then
@@ -76,6 +79,9 @@ bench() { # $1 = report name, rest = bench args; the bench's own exit status is 
 
 field() { "$py" -c "import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$out/$1.json" "$2"; }
 
+# Machine load next to the figures (the machine may be shared): /proc/loadavg every 10 s.
+( while sleep 10; do echo "$(date -u +%T) $(cut -d' ' -f1-3 /proc/loadavg)"; done ) >"$out/loadavg.log" &
+loadavg_pid=$!
 echo "soak: reports in $out; machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "soak: $(date -u +%FT%TZ) $("$bin" --version 2>/dev/null || echo paycrypt)"
 
@@ -86,8 +92,8 @@ peak="$(field peak 'int(r["throughput_rps"])')"
 echo "peak (closed loop, $conns connections, ${peak_secs} s): $peak req/s, errors $(field peak 'r["errors"]'), p99 $(field peak 'r["latency_ms"]["p99"]') ms"
 
 # ---------------------------------------------------------------- 2. soak at 80 %
-rate=$((peak * 80 / 100))
-echo "soak: $rate req/s (80 % of peak) for $soak_secs s, open loop; started $(date -u +%T) load $(cut -d' ' -f1-3 /proc/loadavg)"
+rate=$((peak * frac / 100))
+echo "soak: $rate req/s ($frac % of peak) for $soak_secs s, open loop; started $(date -u +%T) load $(cut -d' ' -f1-3 /proc/loadavg)"
 bench soak --rate "$rate" --duration "$soak_secs" --warmup 0 --interval "$(( soak_secs >= 120 ? 60 : 10 ))" \
   --server-pid "$server_pid" --timeout 10
 echo "soak ended $(date -u +%T) load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -113,6 +119,11 @@ sys.exit(0 if ok else 1)
 PY
 alive
 stop_server
+
+if [[ "${SKIP_BURST:-0}" == 1 ]]; then
+  echo "soak: done $(date -u +%T) (bursts skipped); machine load: $out/loadavg.log; result: $([[ $fail == 0 ]] && echo PASS || echo FAIL)"
+  exit "$fail"
+fi
 
 # ---------------------------------------------------------------- 3. burst with rate limits
 normal=$((peak / 10))
@@ -155,5 +166,6 @@ sys.exit(0 if ok else 1)
 PY
 alive
 stop_server
+echo "machine load (1/5/15-min averages, every 10 s): $out/loadavg.log"
 echo "soak: done $(date -u +%T); result: $([[ $fail == 0 ]] && echo PASS || echo FAIL)"
 exit "$fail"
