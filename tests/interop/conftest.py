@@ -139,6 +139,7 @@ class PgCluster:
         self.data = os.path.join(self.dir, "data")
         self._run("initdb", "-D", self.data, "-U", "paycrypt", "-A", "trust", "-E", "UTF8", "--no-sync")
         opts = f"-k {self.dir} -c listen_addresses='' -p {self.port} -c fsync=off"
+        self._opts = opts
         self._run("pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"), "-w", "-o", opts, "start")
 
     def _run(self, program, *args):
@@ -157,6 +158,14 @@ class PgCluster:
     def create_db(self, db: str) -> str:
         self._run("createdb", "-h", self.dir, "-p", str(self.port), "-U", "paycrypt", db)
         return self.url(db)
+
+    def stop_server(self, mode="fast"):
+        """Stop PostgreSQL (`pg_ctl stop -m MODE`) but keep the cluster for `start_server`."""
+        self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "stop")
+
+    def start_server(self):
+        """Start a cluster stopped by `stop_server` again (same socket directory and port)."""
+        self._run("pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"), "-w", "-o", self._opts, "start")
 
     def stop(self):
         try:

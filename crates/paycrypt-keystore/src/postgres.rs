@@ -71,6 +71,8 @@ fn db_err(what: &str) -> impl Fn(postgres::Error) -> StoreError + '_ {
 pub(crate) struct PgBackend {
     /// Always `Some` until dropped (see the `Drop` impl).
     client: Option<Client>,
+    /// To reconnect after the connection dropped (PostgreSQL restarted or failed over).
+    url: String,
     /// Sent as the NOTIFY payload so a node can ignore its own notifications.
     node_id: String,
 }
@@ -100,18 +102,31 @@ impl Drop for PgBackend {
     /// closed on a short-lived plain thread.
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
-            if let Ok(t) = std::thread::Builder::new()
-                .name("paycrypt-pg-close".into())
-                .spawn(move || drop(client))
-            {
-                let _ = t.join();
-            }
+            close_on_thread(client);
         }
+    }
+}
+
+/// Drop a client on a short-lived plain thread (see [`PgBackend`]'s `Drop`).
+fn close_on_thread(client: Client) {
+    if let Ok(t) = std::thread::Builder::new()
+        .name("paycrypt-pg-close".into())
+        .spawn(move || drop(client))
+    {
+        let _ = t.join();
     }
 }
 
 impl PgBackend {
     fn client(&mut self) -> Result<&mut Client, StoreError> {
+        // A connection dropped by the server (restart, failover) stays closed: open a new one
+        // so that writes recover by themselves once PostgreSQL is back.
+        if self.client.as_ref().is_none_or(Client::is_closed) {
+            let fresh = connect(&self.url)?;
+            if let Some(old) = self.client.replace(fresh) {
+                close_on_thread(old);
+            }
+        }
         self.client
             .as_mut()
             .ok_or_else(|| StoreError::internal("the PostgreSQL connection is closed"))
@@ -141,6 +156,7 @@ impl PgBackend {
         tx.commit().map_err(db_err("commit"))?;
         Ok(Self {
             client: Some(client),
+            url: url.to_owned(),
             node_id: node_id.to_owned(),
         })
     }

@@ -16,6 +16,14 @@
 //!   `--duration` seconds (after `--warmup` seconds whose results are discarded) or for
 //!   `--requests` requests. Latency = time from writing the request to reading the whole
 //!   answer, recorded in HDR histograms (`hdrhistogram`, 3 significant digits).
+//! * **Open loop** (`--rate R`): instead of closed loop, each connection sends on a fixed
+//!   schedule (R/connections requests per second, staggered), and latency is measured from the
+//!   SCHEDULED send time, not the actual one, so a stalled server is charged for the requests
+//!   it delayed (no coordinated omission). Requests scheduled before the end are all sent; a
+//!   request unanswered after `--timeout` counts as an error `timeout`.
+//! * **Time series and server memory**: `--interval S` adds per-interval requests, errors and
+//!   p50/p99; `--server-pid P` samples the server's VmRSS (`/proc/P/status`) every 250 ms and
+//!   reports start/end/max and the growth.
 //! * **Report**: requests, duration, throughput, latency p50/p90/p99/p99.9/max (overall and per
 //!   operation), errors by code. Any non-200 answer or transport failure counts as an error;
 //!   a run with errors says so and exits with status 1.
@@ -158,6 +166,19 @@ pub struct BenchArgs {
     /// The --seed the keys were seeded with.
     #[arg(long, default_value_t = 1)]
     spread_seed: u32,
+    /// Open loop: send at this fixed total rate (requests/s, spread over the connections);
+    /// latency is measured from each request's scheduled send time.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Per-request timeout in seconds (open loop); an unanswered request counts as `timeout`.
+    #[arg(long, default_value_t = 30.0)]
+    timeout: f64,
+    /// Report requests, errors and p50/p99 per interval of this many seconds (>= 1).
+    #[arg(long)]
+    interval: Option<f64>,
+    /// Sample this server process's resident memory (VmRSS, Linux /proc) during the run.
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 /// One pre-serialised, signed HTTP request.
@@ -182,6 +203,8 @@ struct Shared {
     measure_start: Instant,
     deadline: Option<Instant>,
     last_done: Mutex<Instant>,
+    /// `--interval` time series (None without it).
+    series: Option<Series>,
 }
 
 /// Run `paycrypt bench`.
@@ -252,6 +275,26 @@ fn run_inner(args: &BenchArgs, output: OutputFormat) -> Result<ExitCode, ClientE
     }
     if args.requests.is_none() && args.duration <= 0.0 {
         return Err(usage("--duration must be > 0"));
+    }
+    if let Some(r) = args.rate {
+        if !(r.is_finite() && r > 0.0 && r <= 1e7) {
+            return Err(usage("--rate must be > 0 (requests per second)"));
+        }
+    }
+    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 600.0) {
+        return Err(usage("--timeout must be in (0, 600] seconds"));
+    }
+    if let Some(i) = args.interval {
+        if !(i.is_finite() && (1.0..=MAX_RUN_SECS).contains(&i)) {
+            return Err(usage("--interval must be 1..600 seconds"));
+        }
+    }
+    if let Some(pid) = args.server_pid {
+        if rss_kib(pid).is_none() {
+            return Err(usage(format!(
+                "--server-pid {pid}: cannot read VmRSS from /proc/{pid}/status"
+            )));
+        }
     }
     let client = args.client.client()?;
     let endpoint = client.endpoint().clone();
@@ -740,14 +783,40 @@ async fn drive(
         measure_start,
         deadline,
         last_done: Mutex::new(measure_start),
+        series: args
+            .interval
+            .map(|i| Series::new(Duration::from_secs_f64(i))),
+    });
+    let sampler = args.server_pid.map(|pid| {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let handle = tokio::spawn(sample_rss(
+            pid,
+            measure_start,
+            Arc::clone(&stop),
+            Arc::clone(&shared),
+        ));
+        (stop, handle)
     });
     let n = shared.requests.len();
     let mut tasks = Vec::with_capacity(args.connections);
+    let t0 = Instant::now();
     for (c, s) in streams.into_iter().enumerate() {
         let sh = Arc::clone(&shared);
         let start = c * n / args.connections.max(1);
         let addr = addr.to_owned();
-        tasks.push(tokio::spawn(worker(sh, s, addr, c, start)));
+        match args.rate {
+            Some(rate) => {
+                let conns = args.connections as f64;
+                let sched = Schedule {
+                    t0,
+                    period: conns / rate,
+                    offset: c as f64 / rate,
+                    timeout: Duration::from_secs_f64(args.timeout),
+                };
+                tasks.push(tokio::spawn(worker_open(sh, s, addr, c, start, sched)));
+            }
+            None => tasks.push(tokio::spawn(worker(sh, s, addr, c, start))),
+        }
     }
     for t in tasks {
         let _ = t.await;
@@ -757,7 +826,16 @@ async fn drive(
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
     let elapsed = end.saturating_duration_since(measure_start);
-    Ok(Report::build(args, mix, &shared, elapsed))
+    let rss = match sampler {
+        Some((stop, handle)) => {
+            stop.store(true, Ordering::Relaxed);
+            handle.await.ok()
+        }
+        None => None,
+    };
+    let mut report = Report::build(args, mix, &shared, elapsed);
+    report.extra = extra_report(args, &shared, rss);
+    Ok(report)
 }
 
 fn record_error(sh: &Shared, op: usize, code: String) {
@@ -806,6 +884,7 @@ async fn worker(sh: Arc<Shared>, mut stream: TcpStream, addr: String, conn: usiz
             continue;
         }
         let nanos = u64::try_from((done - t).as_nanos()).unwrap_or(u64::MAX);
+        record_interval(&sh, done, nanos, matches!(result, Ok((200, _))));
         sh.counts[req.op].fetch_add(1, Ordering::Relaxed);
         {
             let mut h = sh.hist[req.op * SHARDS + conn % SHARDS]
@@ -984,6 +1063,8 @@ struct Report {
     latency: Latency,
     per_op: Vec<OpReport>,
     errors_by_code: BTreeMap<String, u64>,
+    /// `--rate` / `--interval` / `--server-pid` figures (a JSON object, or null).
+    extra: Value,
 }
 
 impl Report {
@@ -1036,6 +1117,7 @@ impl Report {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
+            extra: Value::Null,
         }
     }
 }
@@ -1060,6 +1142,12 @@ fn print_report(r: &Report, output: OutputFormat) {
                 })).collect::<Vec<_>>(),
                 "errors_by_code": r.errors_by_code,
             });
+            let mut v = v;
+            if let (Some(obj), Value::Object(extra)) = (v.as_object_mut(), &r.extra) {
+                for (k, x) in extra {
+                    obj.insert(k.clone(), x.clone());
+                }
+            }
             println!("{v}");
         }
         OutputFormat::Table => {
@@ -1107,7 +1195,318 @@ fn print_report(r: &Report, output: OutputFormat) {
                     let _ = writeln!(s, "  {code}: {n}");
                 }
             }
+            extra_table(&mut s, &r.extra);
             print!("{s}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- open loop, series, RSS
+
+/// A connection's fixed send schedule (open loop): request k at `t0 + offset + k * period`.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    t0: Instant,
+    period: f64,
+    offset: f64,
+    timeout: Duration,
+}
+
+impl Schedule {
+    fn at(&self, k: u64) -> Instant {
+        self.t0 + Duration::from_secs_f64(self.offset + k as f64 * self.period)
+    }
+}
+
+/// How long past the deadline an overloaded open-loop run keeps draining its backlog.
+const BACKLOG_GRACE: Duration = Duration::from_secs(30);
+
+async fn worker_open(
+    sh: Arc<Shared>,
+    mut stream: TcpStream,
+    addr: String,
+    conn: usize,
+    start: usize,
+    sched: Schedule,
+) {
+    let n = sh.requests.len();
+    let mut i = start;
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut k: u64 = 0;
+    loop {
+        let scheduled = sched.at(k);
+        k += 1;
+        let measured = scheduled >= sh.measure_start;
+        if let Some(d) = sh.deadline {
+            if scheduled >= d {
+                break;
+            }
+            if Instant::now() >= d + BACKLOG_GRACE {
+                // Still behind schedule long after the end: count what was never sent.
+                let left = (d.saturating_duration_since(scheduled).as_secs_f64() / sched.period)
+                    .ceil() as u64;
+                let op = sh.requests[i % n].op;
+                for _ in 0..left.max(1) {
+                    sh.counts[op].fetch_add(1, Ordering::Relaxed);
+                    record_error(&sh, op, "not sent (client backlog)".into());
+                }
+                break;
+            }
+        }
+        if measured {
+            if let Some(rem) = &sh.remaining {
+                if rem
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| r.checked_sub(1))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
+        if Instant::now() < scheduled {
+            tokio::time::sleep_until(scheduled.into()).await;
+        }
+        let req = &sh.requests[i % n];
+        i = i.wrapping_add(1);
+        let result =
+            tokio::time::timeout(sched.timeout, exchange(&mut stream, &req.bytes, &mut buf))
+                .await
+                .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()));
+        let done = Instant::now();
+        if result.is_err() {
+            // The connection is in an unknown state after a failure or a timeout.
+            match TcpStream::connect(&addr).await {
+                Ok(s) => {
+                    let _ = s.set_nodelay(true);
+                    stream = s;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        if !measured {
+            continue;
+        }
+        let nanos =
+            u64::try_from(done.saturating_duration_since(scheduled).as_nanos()).unwrap_or(u64::MAX);
+        record_interval(&sh, done, nanos, matches!(result, Ok((200, _))));
+        sh.counts[req.op].fetch_add(1, Ordering::Relaxed);
+        {
+            let mut h = sh.hist[req.op * SHARDS + conn % SHARDS]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            h.saturating_record(nanos);
+        }
+        {
+            let mut l = sh.last_done.lock().unwrap_or_else(PoisonError::into_inner);
+            if done > *l {
+                *l = done;
+            }
+        }
+        match result {
+            Ok((200, _)) => {}
+            Ok((status, body)) => record_error(&sh, req.op, error_code(status, &body)),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                record_error(&sh, req.op, "timeout".into());
+            }
+            Err(e) => record_error(&sh, req.op, format!("transport: {}", e.kind())),
+        }
+    }
+}
+
+/// One `--interval` bucket.
+#[derive(Debug)]
+struct Slot {
+    hist: Histogram<u64>,
+    errors: u64,
+    rss_max_kib: u64,
+}
+
+/// The `--interval` time series: slot `s` covers `[s * step, (s + 1) * step)` after the
+/// measurement start (by completion time).
+#[derive(Debug)]
+struct Series {
+    step: Duration,
+    slots: Mutex<Vec<Slot>>,
+}
+
+impl Series {
+    fn new(step: Duration) -> Self {
+        Self {
+            step,
+            slots: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn with_slot(&self, index: usize, f: impl FnOnce(&mut Slot)) {
+        // Bounded: at most 600 s / 1 s slots (plus the backlog drain).
+        if index > 4 * MAX_RUN_SECS as usize {
+            return;
+        }
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        while slots.len() <= index {
+            // 2 significant digits keeps a slot at ~50 KB.
+            let Ok(hist) = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2) else {
+                return;
+            };
+            slots.push(Slot {
+                hist,
+                errors: 0,
+                rss_max_kib: 0,
+            });
+        }
+        f(&mut slots[index]);
+    }
+
+    fn index(&self, start: Instant, t: Instant) -> usize {
+        let secs = t.saturating_duration_since(start).as_secs_f64();
+        (secs / self.step.as_secs_f64()) as usize
+    }
+}
+
+fn record_interval(sh: &Shared, done: Instant, nanos: u64, ok: bool) {
+    let Some(series) = &sh.series else { return };
+    if done < sh.measure_start {
+        return;
+    }
+    series.with_slot(series.index(sh.measure_start, done), |s| {
+        s.hist.saturating_record(nanos);
+        if !ok {
+            s.errors += 1;
+        }
+    });
+}
+
+/// VmRSS of a process in KiB (Linux).
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// RSS samples over the measurement.
+#[derive(Debug, Clone, Copy)]
+struct Rss {
+    start: u64,
+    end: u64,
+    max: u64,
+    samples: u64,
+}
+
+async fn sample_rss(
+    pid: u32,
+    measure_start: Instant,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    sh: Arc<Shared>,
+) -> Option<Rss> {
+    tokio::time::sleep_until(measure_start.into()).await;
+    let mut r: Option<Rss> = None;
+    loop {
+        let done = stop.load(Ordering::Relaxed);
+        if let Some(v) = rss_kib(pid) {
+            let x = r.get_or_insert(Rss {
+                start: v,
+                end: v,
+                max: v,
+                samples: 0,
+            });
+            x.end = v;
+            x.max = x.max.max(v);
+            x.samples += 1;
+            if let Some(series) = &sh.series {
+                let idx = series.index(measure_start, Instant::now());
+                series.with_slot(idx, |s| s.rss_max_kib = s.rss_max_kib.max(v));
+            }
+        }
+        if done {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn extra_report(args: &BenchArgs, sh: &Shared, rss: Option<Option<Rss>>) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Some(rate) = args.rate {
+        out.insert("rate_rps".into(), json!(rate));
+        out.insert("timeout_s".into(), json!(args.timeout));
+    }
+    if let Some(Some(r)) = rss {
+        let growth = if r.start > 0 {
+            (r.end as f64 - r.start as f64) * 100.0 / r.start as f64
+        } else {
+            0.0
+        };
+        out.insert(
+            "server_rss_kib".into(),
+            json!({"start": r.start, "end": r.end, "max": r.max, "samples": r.samples, "growth_pct": growth}),
+        );
+    }
+    if let Some(series) = &sh.series {
+        let slots = series.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let step = series.step.as_secs_f64();
+        let rows: Vec<Value> = slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let ms = |q: f64| s.hist.value_at_quantile(q) as f64 / 1e6;
+                json!({
+                    "t_s": i as f64 * step,
+                    "requests": s.hist.len(),
+                    "errors": s.errors,
+                    "p50_ms": ms(0.5),
+                    "p99_ms": ms(0.99),
+                    "max_ms": s.hist.max() as f64 / 1e6,
+                    "server_rss_kib": s.rss_max_kib,
+                })
+            })
+            .collect();
+        out.insert("interval_s".into(), json!(step));
+        out.insert("intervals".into(), Value::Array(rows));
+    }
+    if out.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(out)
+    }
+}
+
+fn extra_table(s: &mut String, extra: &Value) {
+    if let Some(rate) = extra.get("rate_rps").and_then(Value::as_f64) {
+        let _ = writeln!(
+            s,
+            "\nopen loop:    {rate:.0} req/s scheduled (latency from the scheduled send time)"
+        );
+    }
+    if let Some(r) = extra.get("server_rss_kib") {
+        let _ = writeln!(
+            s,
+            "server RSS:   start {} KiB, end {} KiB, max {} KiB ({:+.1}%)",
+            r["start"],
+            r["end"],
+            r["max"],
+            r["growth_pct"].as_f64().unwrap_or(0.0)
+        );
+    }
+    if let Some(Value::Array(rows)) = extra.get("intervals") {
+        let _ = writeln!(
+            s,
+            "\n{:>8} {:>10} {:>7} {:>9} {:>9} {:>9} {:>12}",
+            "t s", "requests", "errors", "p50 ms", "p99 ms", "max ms", "RSS KiB"
+        );
+        for r in rows {
+            let _ = writeln!(
+                s,
+                "{:>8.0} {:>10} {:>7} {:>9.3} {:>9.3} {:>9.3} {:>12}",
+                r["t_s"].as_f64().unwrap_or(0.0),
+                r["requests"].as_u64().unwrap_or(0),
+                r["errors"].as_u64().unwrap_or(0),
+                r["p50_ms"].as_f64().unwrap_or(0.0),
+                r["p99_ms"].as_f64().unwrap_or(0.0),
+                r["max_ms"].as_f64().unwrap_or(0.0),
+                r["server_rss_kib"].as_u64().unwrap_or(0)
+            );
         }
     }
 }
@@ -1149,6 +1548,24 @@ mod tests {
             "VerificationFailedException"
         );
         assert_eq!(error_code(502, b"x"), "HTTP 502");
+    }
+
+    #[test]
+    fn open_loop_schedule_and_rss() {
+        let t0 = Instant::now();
+        let s = Schedule {
+            t0,
+            period: 0.5,
+            offset: 0.25,
+            timeout: Duration::from_secs(1),
+        };
+        assert_eq!(s.at(0) - t0, Duration::from_millis(250));
+        assert_eq!(s.at(4) - t0, Duration::from_millis(2250));
+        let series = Series::new(Duration::from_secs(2));
+        assert_eq!(series.index(t0, t0 + Duration::from_millis(3999)), 1);
+        assert_eq!(series.index(t0 + Duration::from_secs(1), t0), 0);
+        assert!(rss_kib(std::process::id()).unwrap() > 0);
+        assert_eq!(rss_kib(u32::MAX), None);
     }
 
     #[test]
