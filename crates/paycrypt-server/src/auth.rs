@@ -803,6 +803,78 @@ mod tests {
         );
     }
 
+    /// The cached signing key is only reused for its own (date, region, service): requests
+    /// alternating between scopes verify, and a wrong signature fails on a cache hit.
+    #[test]
+    fn signing_key_cache_follows_the_scope() {
+        let creds = Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+        let accepted = [creds.clone()];
+        let sign = |date: &str, region: &str| -> (HeaderMap, i64) {
+            let host = ("host", "localhost");
+            let d = ("x-amz-date", date);
+            let auth = sign_request(
+                &ClientRequest {
+                    method: "POST",
+                    raw_path: "/pindata/translate",
+                    raw_query: "",
+                    headers: &[host, d],
+                    body: b"{}",
+                },
+                &creds,
+                region,
+                SERVICE,
+                date,
+            )
+            .unwrap();
+            let mut h = HeaderMap::new();
+            h.insert("host", "localhost".parse().unwrap());
+            h.insert("x-amz-date", date.parse().unwrap());
+            h.insert("authorization", auth.parse().unwrap());
+            (h, parse_amz_date(date).unwrap())
+        };
+        let check = |h: &HeaderMap, now: i64| {
+            let req = SignedRequest {
+                method: "POST",
+                raw_path: "/pindata/translate",
+                raw_query: "",
+                headers: h,
+                body: b"{}",
+            };
+            verify(&req, &accepted, SERVICE, now).map(|c| c.access_key_id.clone())
+        };
+        let cases = [
+            sign("20261121T235959Z", "us-east-1"),
+            sign("20261122T000001Z", "us-east-1"),
+            sign("20261122T000001Z", "eu-west-1"),
+        ];
+        for round in 0..3 {
+            for (h, now) in cases.iter().chain(cases.iter().rev()) {
+                assert_eq!(check(h, *now).unwrap(), "AKIDEXAMPLE", "round {round}");
+                let mut bad = h.clone();
+                let a = bad["authorization"].to_str().unwrap().to_owned();
+                let flipped = if a.ends_with('0') { "1" } else { "0" };
+                let a = format!("{}{flipped}", &a[..a.len() - 1]);
+                bad.insert("authorization", a.parse().unwrap());
+                assert_eq!(
+                    check(&bad, *now).unwrap_err().code(),
+                    "InvalidSignatureException"
+                );
+            }
+        }
+        // The same access key id with another secret (its own, cold cache) is refused.
+        let other = [Credentials::new("AKIDEXAMPLE", "another-secret")];
+        let (h, now) = &cases[0];
+        let req = SignedRequest {
+            method: "POST",
+            raw_path: "/pindata/translate",
+            raw_query: "",
+            headers: h,
+            body: b"{}",
+        };
+        assert!(verify(&req, &other, SERVICE, *now).is_err());
+        assert!(verify(&req, &other, SERVICE, *now).is_err());
+    }
+
     proptest::proptest! {
         #[test]
         fn parsers_never_panic(s in "\\PC{0,200}") {

@@ -448,3 +448,41 @@ pub async fn run(
     state.audit.close();
     result.map_err(|e| format!("server error on {}: {e}", config.listen))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_unique_uuid_v4() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..50_000 {
+            let id = request_id();
+            let b = id.as_bytes();
+            assert_eq!(b.len(), 36, "{id}");
+            for (i, c) in b.iter().enumerate() {
+                if matches!(i, 8 | 13 | 18 | 23) {
+                    assert_eq!(*c, b'-', "{id}");
+                } else {
+                    assert!(c.is_ascii_hexdigit() && !c.is_ascii_uppercase(), "{id}");
+                }
+            }
+            assert_eq!(b[14], b'4', "version 4: {id}");
+            assert!(matches!(b[19], b'8' | b'9' | b'a' | b'b'), "variant: {id}");
+            assert!(seen.insert(id));
+        }
+    }
+
+    #[test]
+    fn mix62_is_a_bijection_on_a_window() {
+        // Distinct inputs give distinct outputs (exhaustive over a window and its top end).
+        let mut seen = std::collections::HashSet::new();
+        for x in (0..20_000u64).chain((1u64 << 62) - 20_000..1u64 << 62) {
+            let y = mix62(x);
+            assert!(y < 1 << 62);
+            assert!(seen.insert(y));
+        }
+        // Inputs above 62 bits wrap (the counter is taken modulo 2^62).
+        assert_eq!(mix62(5), mix62(5 | 1 << 62));
+    }
+}
