@@ -968,9 +968,18 @@ pub fn unwrap_with_padding(kbpk: Kbpk<'_>, block: &str) -> Result<Unwrapped> {
         .into());
     }
     let split = body.len() - mac_chars;
+    // Every character was checked to be a hex digit above; the length is even.
     let to_bytes = |s: &[u8]| -> Result<Vec<u8>> {
-        let s = core::str::from_utf8(s).map_err(|_| KeyBlockError::InvalidPayload)?;
-        crate::hex::decode("key_block", s).map_err(|_| KeyBlockError::InvalidPayload.into())
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => c - b'0',
+            _ => (c | 0x20) - b'a' + 10,
+        };
+        if s.len() % 2 != 0 {
+            return Err(KeyBlockError::InvalidPayload.into());
+        }
+        Ok(s.chunks_exact(2)
+            .map(|p| (nibble(p[0]) << 4) | nibble(p[1]))
+            .collect())
     };
     let enc = to_bytes(&body[..split])?;
     let mac = to_bytes(&body[split..])?;
