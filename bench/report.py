@@ -69,6 +69,7 @@ LIMITS = {
     "tr31_d_wrap": {KA: 3, A: 8},
     "tr31_d_unwrap": {KA: 3, A: 8},
     "rsa2048_oaep_sha256_decrypt": None,
+    "rsa2048_oaep_sha256_decrypt_parsed_key": None,
     "ecdh_p256_derive": None,
 }
 

@@ -501,6 +501,16 @@ fn asymmetric(c: &mut Criterion) {
             .unwrap()
         })
     });
+    // calls: none (aws-lc-rs RSA; the PKCS#8 key parsed once outside the loop, as the server's
+    // key cache does)
+    let parsed = asym::RsaDecryptionKey::from_pkcs8(kp.private_pkcs8.expose()).unwrap();
+    c.bench_function("rsa2048_oaep_sha256_decrypt_parsed_key", |b| {
+        b.iter(|| {
+            parsed
+                .decrypt(asym::RsaPadding::OaepSha256, black_box(&ct), None)
+                .unwrap()
+        })
+    });
     let a = asym::ec_generate(asym::EccCurve::P256).unwrap();
     let p = asym::ec_generate(asym::EccCurve::P256).unwrap();
     // calls: none (aws-lc-rs P-256; includes PKCS#8 parsing)

@@ -226,30 +226,65 @@ pub fn rsa_decrypt(
     ciphertext: &[u8],
     label: Option<&[u8]>,
 ) -> Result<SecretBytes> {
-    let sk = private_key(private_pkcs8)?;
-    if ciphertext.len() != sk.key_size_bytes() {
-        return Err(Error::InvalidLength {
-            field: "ciphertext",
-            expected: "the RSA modulus size",
-            actual: ciphertext.len(),
-        });
+    RsaDecryptionKey::from_pkcs8(private_pkcs8)?.decrypt(padding, ciphertext, label)
+}
+
+/// A parsed RSA private key for [`RsaDecryptionKey::decrypt`], so that a caller decrypting
+/// repeatedly under one key parses the PKCS#8 (and sets up AWS-LC's blinding) only once.
+/// Clones share the key. `Debug` shows only the size.
+#[derive(Clone)]
+pub struct RsaDecryptionKey(PrivateDecryptingKey);
+
+impl core::fmt::Debug for RsaDecryptionKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "RsaDecryptionKey({} bits)", 8 * self.0.key_size_bytes())
     }
-    let mut out = Zeroizing::new(vec![0u8; sk.key_size_bytes()]);
-    let n = match padding.oaep() {
-        None => {
-            let k = Pkcs1PrivateDecryptingKey::new(sk).map_err(|_| crypto("RSA decryption"))?;
-            k.decrypt(ciphertext, &mut out)
-                .map_err(|_| crypto("RSA decryption"))?
-                .len()
+}
+
+impl RsaDecryptionKey {
+    /// Parse a PKCS#8 RSA private key.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a bad key.
+    pub fn from_pkcs8(private_pkcs8: &[u8]) -> Result<Self> {
+        private_key(private_pkcs8).map(Self)
+    }
+
+    /// As [`rsa_decrypt`].
+    ///
+    /// # Errors
+    /// As [`rsa_decrypt`].
+    pub fn decrypt(
+        &self,
+        padding: RsaPadding,
+        ciphertext: &[u8],
+        label: Option<&[u8]>,
+    ) -> Result<SecretBytes> {
+        let sk = self.0.clone();
+        if ciphertext.len() != sk.key_size_bytes() {
+            return Err(Error::InvalidLength {
+                field: "ciphertext",
+                expected: "the RSA modulus size",
+                actual: ciphertext.len(),
+            });
         }
-        Some(alg) => {
-            let k = OaepPrivateDecryptingKey::new(sk).map_err(|_| crypto("RSA decryption"))?;
-            k.decrypt(alg, ciphertext, &mut out, label)
-                .map_err(|_| crypto("RSA decryption"))?
-                .len()
-        }
-    };
-    Ok(SecretBytes::from_slice(out.get(..n).unwrap_or(&[])))
+        let mut out = Zeroizing::new(vec![0u8; sk.key_size_bytes()]);
+        let n = match padding.oaep() {
+            None => {
+                let k = Pkcs1PrivateDecryptingKey::new(sk).map_err(|_| crypto("RSA decryption"))?;
+                k.decrypt(ciphertext, &mut out)
+                    .map_err(|_| crypto("RSA decryption"))?
+                    .len()
+            }
+            Some(alg) => {
+                let k = OaepPrivateDecryptingKey::new(sk).map_err(|_| crypto("RSA decryption"))?;
+                k.decrypt(alg, ciphertext, &mut out, label)
+                    .map_err(|_| crypto("RSA decryption"))?
+                    .len()
+            }
+        };
+        Ok(SecretBytes::from_slice(out.get(..n).unwrap_or(&[])))
+    }
 }
 
 /// RSA signature schemes (RSASSA-PKCS1-v1_5, RFC 8017 §8.2).

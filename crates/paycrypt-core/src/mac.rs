@@ -24,58 +24,111 @@ pub fn cmac(cipher: &BlockCipher, data: &[u8]) -> Result<Vec<u8>> {
 /// # Errors
 /// [`Error::InvalidLength`] unless `out` is exactly one cipher block.
 pub fn cmac_into(cipher: &BlockCipher, data: &[u8], out: &mut [u8]) -> Result<()> {
-    let bs = cipher.block_size();
-    if out.len() != bs {
-        return Err(Error::InvalidLength {
-            field: "mac",
-            expected: "one cipher block",
-            actual: out.len(),
-        });
+    Cmac::new(cipher)?.mac_into(data, out)
+}
+
+/// CMAC with the subkeys computed once, for several MACs under one key (the TR-31 key
+/// derivation makes two or four). The subkeys are zeroized on drop.
+pub struct Cmac<'a> {
+    cipher: &'a BlockCipher,
+    k1: [u8; 16],
+    k2: [u8; 16],
+}
+
+impl core::fmt::Debug for Cmac<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Cmac({:?})", self.cipher)
     }
-    let rb: u8 = if bs == 8 { 0x1B } else { 0x87 };
-    // Subkeys K1 = dbl(E_K(0)), K2 = dbl(K1) (NIST SP 800-38B §6.1).
-    let dbl = |v: &[u8; 16]| -> [u8; 16] {
-        let mut o = [0u8; 16];
-        let mut carry = 0u8;
-        for i in (0..bs).rev() {
-            o[i] = (v[i] << 1) | carry;
-            carry = v[i] >> 7;
+}
+
+impl Drop for Cmac<'_> {
+    fn drop(&mut self) {
+        self.k1.zeroize();
+        self.k2.zeroize();
+    }
+}
+
+impl<'a> Cmac<'a> {
+    /// Compute the subkeys K1 = dbl(E_K(0)), K2 = dbl(K1) (NIST SP 800-38B §6.1).
+    ///
+    /// # Errors
+    /// Only if the cipher reports a block-length error (cannot happen).
+    pub fn new(cipher: &'a BlockCipher) -> Result<Self> {
+        let bs = cipher.block_size();
+        let rb: u8 = if bs == 8 { 0x1B } else { 0x87 };
+        let dbl = |v: &[u8; 16]| -> [u8; 16] {
+            let mut o = [0u8; 16];
+            let mut carry = 0u8;
+            for i in (0..bs).rev() {
+                o[i] = (v[i] << 1) | carry;
+                carry = v[i] >> 7;
+            }
+            o[bs - 1] ^= rb * carry;
+            o
+        };
+        let mut l = [0u8; 16];
+        cipher.encrypt_block(&mut l[..bs])?;
+        let k1 = dbl(&l);
+        let k2 = dbl(&k1);
+        l.zeroize();
+        Ok(Self { cipher, k1, k2 })
+    }
+
+    /// The CMAC of `data` into `out` (exactly one cipher block).
+    ///
+    /// # Errors
+    /// [`Error::InvalidLength`] unless `out` is exactly one cipher block.
+    pub fn mac_into(&self, data: &[u8], out: &mut [u8]) -> Result<()> {
+        self.mac_parts_into(&[data], out)
+    }
+
+    /// The CMAC of the concatenation of `parts` into `out`, without concatenating them.
+    ///
+    /// # Errors
+    /// As [`Cmac::mac_into`].
+    pub fn mac_parts_into(&self, parts: &[&[u8]], out: &mut [u8]) -> Result<()> {
+        let cipher = self.cipher;
+        let bs = cipher.block_size();
+        if out.len() != bs {
+            return Err(Error::InvalidLength {
+                field: "mac",
+                expected: "one cipher block",
+                actual: out.len(),
+            });
         }
-        o[bs - 1] ^= rb * carry;
-        o
-    };
-    let mut l = [0u8; 16];
-    cipher.encrypt_block(&mut l[..bs])?;
-    let mut k1 = dbl(&l);
-    let mut k2 = dbl(&k1);
-    l.zeroize();
-    let n = if data.is_empty() {
-        1
-    } else {
-        data.len().div_ceil(bs)
-    };
-    let complete = !data.is_empty() && data.len() % bs == 0;
-    let x = out;
-    x.fill(0);
-    for blk in data.chunks(bs).take(n - 1) {
-        xor_into(x, blk);
+        let x = out;
+        x.fill(0);
+        // `buf` holds the pending (not yet encrypted) bytes; a full block is only encrypted
+        // once more data follows it, so the last block gets the subkey treatment.
+        let mut buf = [0u8; 16];
+        let mut fill = 0usize;
+        for part in parts {
+            let mut p: &[u8] = part;
+            while !p.is_empty() {
+                if fill == bs {
+                    xor_into(x, &buf[..bs]);
+                    cipher.encrypt_block(x)?;
+                    fill = 0;
+                }
+                let take = (bs - fill).min(p.len());
+                let (head, rest) = p.split_at(take);
+                buf[fill..fill + take].copy_from_slice(head);
+                fill += take;
+                p = rest;
+            }
+        }
+        if fill == bs {
+            xor_into(&mut buf[..bs], &self.k1[..bs]);
+        } else {
+            buf[fill] = 0x80;
+            buf[fill + 1..bs].fill(0);
+            xor_into(&mut buf[..bs], &self.k2[..bs]);
+        }
+        xor_into(x, &buf[..bs]);
         cipher.encrypt_block(x)?;
+        buf.zeroize();
+        Ok(())
     }
-    let mut last = [0u8; 16];
-    let tail = data.get((n - 1) * bs..).unwrap_or(&[]);
-    last[..tail.len()].copy_from_slice(tail);
-    if complete {
-        xor_into(&mut last[..bs], &k1[..bs]);
-    } else {
-        last[tail.len()] = 0x80;
-        xor_into(&mut last[..bs], &k2[..bs]);
-    }
-    xor_into(x, &last[..bs]);
-    cipher.encrypt_block(x)?;
-    last.zeroize();
-    k1.zeroize();
-    k2.zeroize();
-    Ok(())
 }
 
 #[cfg(test)]

@@ -63,6 +63,8 @@ pub struct AuditRecord {
 pub struct AuditLog {
     tx: Mutex<Option<mpsc::Sender<String>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// `false` for [`AuditDestination::Off`].
+    on: bool,
 }
 
 impl AuditLog {
@@ -76,6 +78,7 @@ impl AuditLog {
                 return Ok(Self {
                     tx: Mutex::new(None),
                     thread: Mutex::new(None),
+                    on: false,
                 })
             }
             AuditDestination::Stderr => Box::new(std::io::stderr()),
@@ -110,7 +113,14 @@ impl AuditLog {
         Ok(Self {
             tx: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
+            on: true,
         })
+    }
+
+    /// Whether records are written at all (`false` for `--audit-log off`): callers skip
+    /// building records when it is `false`.
+    pub fn enabled(&self) -> bool {
+        self.on
     }
 
     /// Queue one record.

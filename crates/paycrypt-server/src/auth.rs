@@ -17,6 +17,9 @@
 //! `InvalidSignatureException` (wrong signature, wrong service scope, date outside ±15 minutes,
 //! body hash mismatch).
 
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aws_lc_rs::hmac;
 use axum::http::HeaderMap;
 use paycrypt_core::cipher::ct_eq;
 use paycrypt_core::mac::{hmac, HashAlgorithm};
@@ -37,6 +40,17 @@ pub struct Credentials {
     /// The access key id (also written to the audit log).
     pub access_key_id: String,
     secret_access_key: Zeroizing<String>,
+    /// The last SigV4 signing key derived from this secret (it depends only on the scope's
+    /// date, region and service, so it changes once a day). Shared by clones.
+    signing_cache: Arc<Mutex<Option<CachedSigningKey>>>,
+}
+
+/// A derived SigV4 signing key and the scope it was derived for.
+struct CachedSigningKey {
+    date: String,
+    region: String,
+    service: String,
+    key: hmac::Key,
 }
 
 impl Credentials {
@@ -45,7 +59,37 @@ impl Credentials {
         Self {
             access_key_id: access_key_id.into(),
             secret_access_key: Zeroizing::new(secret_access_key.into()),
+            signing_cache: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// The SigV4 signing key of scope (`date`, `region`, `service`): from the one-entry cache,
+    /// else derived (and cached).
+    fn signing_key(&self, date: &str, region: &str, service: &str) -> Result<hmac::Key, ApiError> {
+        {
+            let g = self
+                .signing_cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(c) = g.as_ref() {
+                if c.date == date && c.region == region && c.service == service {
+                    return Ok(c.key.clone());
+                }
+            }
+        }
+        let k = derive_signing_key(self.secret(), date, region, service)?;
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &k);
+        let mut g = self
+            .signing_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *g = Some(CachedSigningKey {
+            date: date.to_owned(),
+            region: region.to_owned(),
+            service: service.to_owned(),
+            key: key.clone(),
+        });
+        Ok(key)
     }
 
     /// The secret (for writing the credentials file only).
@@ -251,35 +295,66 @@ pub fn verify<'c>(
         ));
     }
 
-    let payload_hash = hex_lower(&Sha256::digest(req.body));
+    let payload_hash = hex_array(&Sha256::digest(req.body).into());
     if let Some(h) = req.headers.get("x-amz-content-sha256") {
-        if h.as_bytes() != payload_hash.as_bytes() {
+        if h.as_bytes() != payload_hash.as_slice() {
             return Err(invalid(
                 "The x-amz-content-sha256 header does not match the SHA-256 of the request body",
             ));
         }
     }
 
-    let creq = canonical_request(req, &signed, &payload_hash);
-    let sts = string_to_sign(
+    // Task 1 and 2 into one buffer: the canonical request, then (after it is hashed) the
+    // string to sign.
+    let mut buf = String::with_capacity(512);
+    write_canonical_request(&mut buf, req, &signed, &payload_hash);
+    let creq_hash = hex_array(&Sha256::digest(buf.as_bytes()).into());
+    buf.clear();
+    for part in [
+        ALGORITHM,
+        "\n",
         &amz_date,
-        &format!(
-            "{}/{}/{}/aws4_request",
-            auth.date, auth.region, auth.service
-        ),
-        &creq,
+        "\n",
+        auth.date,
+        "/",
+        auth.region,
+        "/",
+        auth.service,
+        "/aws4_request\n",
+    ] {
+        buf.push_str(part);
+    }
+    buf.extend(creq_hash.iter().map(|&b| char::from(b)));
+    let key = creds.signing_key(auth.date, auth.region, auth.service)?;
+    let expected = hex_array(
+        hmac::sign(&key, buf.as_bytes())
+            .as_ref()
+            .try_into()
+            .map_err(|_| ApiError::internal())?,
     );
-    let expected = signature(creds.secret(), auth.date, auth.region, auth.service, &sts)?;
-    if !ct_eq(
-        expected.as_bytes(),
-        auth.signature.to_ascii_lowercase().as_bytes(),
-    ) {
+    // `parse_authorization` checked: 64 hex digits.
+    let mut given = [0u8; 64];
+    for (g, b) in given.iter_mut().zip(auth.signature.bytes()) {
+        *g = b.to_ascii_lowercase();
+    }
+    if auth.signature.len() != given.len() || !ct_eq(&expected, &given) {
         return Err(invalid(
             "The request signature we calculated does not match the signature you provided. \
              Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
         ));
     }
     Ok(creds)
+}
+
+/// Lower-case hex of a SHA-256 output, on the stack.
+fn hex_array(bytes: &[u8; 32]) -> [u8; 64] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (o, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        o[0] = HEX[usize::from(b >> 4)];
+        o[1] = HEX[usize::from(b & 0xF)];
+    }
+    out
 }
 
 /// The request's signing time as `YYYYMMDDTHHMMSSZ` and Unix seconds, from `X-Amz-Date`
@@ -314,11 +389,24 @@ pub fn canonical_request(
     payload_hash: &str,
 ) -> String {
     let mut out = String::with_capacity(256);
-    out.push_str(&req.method.to_ascii_uppercase());
+    write_canonical_request(&mut out, req, signed_headers, payload_hash.as_bytes());
+    out
+}
+
+/// [`canonical_request`] appended to `out` (the hash as ASCII hex bytes).
+fn write_canonical_request(
+    out: &mut String,
+    req: &SignedRequest<'_>,
+    signed_headers: &[&str],
+    payload_hash: &[u8],
+) {
+    out.extend(req.method.chars().map(|c| c.to_ascii_uppercase()));
     out.push('\n');
-    out.push_str(&canonical_uri(req.raw_path));
+    push_canonical_uri(out, req.raw_path);
     out.push('\n');
-    out.push_str(&canonical_query(req.raw_query));
+    if !req.raw_query.is_empty() {
+        out.push_str(&canonical_query(req.raw_query));
+    }
     out.push('\n');
     let mut names: Vec<&str> = signed_headers.to_vec();
     names.sort_unstable();
@@ -326,20 +414,23 @@ pub fn canonical_request(
     for name in &names {
         out.push_str(name);
         out.push(':');
-        let values: Vec<String> = req
-            .headers
-            .get_all(*name)
-            .iter()
-            .map(|v| trim_all(&String::from_utf8_lossy(v.as_bytes())))
-            .collect();
-        out.push_str(&values.join(","));
+        for (i, v) in req.headers.get_all(*name).iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_trim_all(out, &String::from_utf8_lossy(v.as_bytes()));
+        }
         out.push('\n');
     }
     out.push('\n');
-    out.push_str(&names.join(";"));
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(name);
+    }
     out.push('\n');
-    out.push_str(payload_hash);
-    out
+    out.extend(payload_hash.iter().map(|&b| char::from(b)));
 }
 
 /// The string to sign (SigV4 task 2).
@@ -361,25 +452,50 @@ pub fn signature(
     service: &str,
     string_to_sign: &str,
 ) -> Result<String, ApiError> {
-    let h = |k: &[u8], d: &str| -> Result<Zeroizing<Vec<u8>>, ApiError> {
-        hmac(HashAlgorithm::Sha256, k, d.as_bytes())
-            .map(Zeroizing::new)
-            .map_err(|_| ApiError::internal())
-    };
+    let k_signing = derive_signing_key(secret, date, region, service)?;
+    hmac_sha256(&k_signing, string_to_sign).map(|m| hex_lower(&m))
+}
+
+fn hmac_sha256(k: &[u8], d: &str) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+    hmac(HashAlgorithm::Sha256, k, d.as_bytes())
+        .map(Zeroizing::new)
+        .map_err(|_| ApiError::internal())
+}
+
+/// The SigV4 signing key `HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service),
+/// "aws4_request")`.
+fn derive_signing_key(
+    secret: &str,
+    date: &str,
+    region: &str,
+    service: &str,
+) -> Result<Zeroizing<Vec<u8>>, ApiError> {
     let k_secret = Zeroizing::new(format!("AWS4{secret}"));
-    let k_date = h(k_secret.as_bytes(), date)?;
-    let k_region = h(&k_date, region)?;
-    let k_service = h(&k_region, service)?;
-    let k_signing = h(&k_service, "aws4_request")?;
-    Ok(hex_lower(&h(&k_signing, string_to_sign)?))
+    let k_date = hmac_sha256(k_secret.as_bytes(), date)?;
+    let k_region = hmac_sha256(&k_date, region)?;
+    let k_service = hmac_sha256(&k_region, service)?;
+    hmac_sha256(&k_service, "aws4_request")
 }
 
 /// Canonical URI for non-S3 services: dot segments removed, then every byte except the
 /// unreserved characters and `/` percent-encoded (so `%2F` becomes `%252F`).
 pub fn canonical_uri(raw_path: &str) -> String {
+    let mut out = String::with_capacity(raw_path.len() + 8);
+    push_canonical_uri(&mut out, raw_path);
+    out
+}
+
+/// [`canonical_uri`] appended to `out`; a path without dot segments is encoded in place.
+fn push_canonical_uri(out: &mut String, raw_path: &str) {
     let path = if raw_path.is_empty() { "/" } else { raw_path };
-    let normalized = remove_dot_segments(path);
-    uri_encode(normalized.as_bytes(), false)
+    if path.split('/').any(|seg| seg == "." || seg == "..") {
+        push_uri_encode(out, remove_dot_segments(path).as_bytes(), false);
+    } else {
+        if !path.starts_with('/') {
+            out.push('/');
+        }
+        push_uri_encode(out, path.as_bytes(), false);
+    }
 }
 
 /// RFC 3986 §5.2.4 dot-segment removal, keeping a trailing slash (as botocore does).
@@ -434,8 +550,13 @@ pub fn percent_decode(s: &str) -> Vec<u8> {
 /// SigV4 URI encoding: everything except `A-Za-z0-9-._~` (and `/` unless `encode_slash`)
 /// becomes `%XX` with upper-case hex.
 pub fn uri_encode(bytes: &[u8], encode_slash: bool) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(bytes.len() * 3);
+    push_uri_encode(&mut out, bytes, encode_slash);
+    out
+}
+
+fn push_uri_encode(out: &mut String, bytes: &[u8], encode_slash: bool) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in bytes {
         if b.is_ascii_alphanumeric()
             || matches!(b, b'-' | b'.' | b'_' | b'~')
@@ -448,12 +569,16 @@ pub fn uri_encode(bytes: &[u8], encode_slash: bool) -> String {
             out.push(char::from(HEX[usize::from(b & 0xF)]));
         }
     }
-    out
 }
 
-/// Trim and collapse sequential spaces (SigV4 "Trimall").
-fn trim_all(v: &str) -> String {
-    v.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Trim and collapse sequential spaces (SigV4 "Trimall"), appended to `out`.
+fn push_trim_all(out: &mut String, v: &str) {
+    for (i, w) in v.split_whitespace().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
 }
 
 /// Lower-case hex.
@@ -676,6 +801,78 @@ mod tests {
             parse_authorization("Basic abc").unwrap_err().code(),
             "IncompleteSignatureException"
         );
+    }
+
+    /// The cached signing key is only reused for its own (date, region, service): requests
+    /// alternating between scopes verify, and a wrong signature fails on a cache hit.
+    #[test]
+    fn signing_key_cache_follows_the_scope() {
+        let creds = Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+        let accepted = [creds.clone()];
+        let sign = |date: &str, region: &str| -> (HeaderMap, i64) {
+            let host = ("host", "localhost");
+            let d = ("x-amz-date", date);
+            let auth = sign_request(
+                &ClientRequest {
+                    method: "POST",
+                    raw_path: "/pindata/translate",
+                    raw_query: "",
+                    headers: &[host, d],
+                    body: b"{}",
+                },
+                &creds,
+                region,
+                SERVICE,
+                date,
+            )
+            .unwrap();
+            let mut h = HeaderMap::new();
+            h.insert("host", "localhost".parse().unwrap());
+            h.insert("x-amz-date", date.parse().unwrap());
+            h.insert("authorization", auth.parse().unwrap());
+            (h, parse_amz_date(date).unwrap())
+        };
+        let check = |h: &HeaderMap, now: i64| {
+            let req = SignedRequest {
+                method: "POST",
+                raw_path: "/pindata/translate",
+                raw_query: "",
+                headers: h,
+                body: b"{}",
+            };
+            verify(&req, &accepted, SERVICE, now).map(|c| c.access_key_id.clone())
+        };
+        let cases = [
+            sign("20261121T235959Z", "us-east-1"),
+            sign("20261122T000001Z", "us-east-1"),
+            sign("20261122T000001Z", "eu-west-1"),
+        ];
+        for round in 0..3 {
+            for (h, now) in cases.iter().chain(cases.iter().rev()) {
+                assert_eq!(check(h, *now).unwrap(), "AKIDEXAMPLE", "round {round}");
+                let mut bad = h.clone();
+                let a = bad["authorization"].to_str().unwrap().to_owned();
+                let flipped = if a.ends_with('0') { "1" } else { "0" };
+                let a = format!("{}{flipped}", &a[..a.len() - 1]);
+                bad.insert("authorization", a.parse().unwrap());
+                assert_eq!(
+                    check(&bad, *now).unwrap_err().code(),
+                    "InvalidSignatureException"
+                );
+            }
+        }
+        // The same access key id with another secret (its own, cold cache) is refused.
+        let other = [Credentials::new("AKIDEXAMPLE", "another-secret")];
+        let (h, now) = &cases[0];
+        let req = SignedRequest {
+            method: "POST",
+            raw_path: "/pindata/translate",
+            raw_query: "",
+            headers: h,
+            body: b"{}",
+        };
+        assert!(verify(&req, &other, SERVICE, *now).is_err());
+        assert!(verify(&req, &other, SERVICE, *now).is_err());
     }
 
     proptest::proptest! {

@@ -49,29 +49,66 @@ pub fn now_f64() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// A fresh request id in the UUID version 4 layout. Ids must be unique, not secret: the first
+/// 60 free bits are drawn from the OS once per process, the last 62 are a bijective mix of a
+/// process-wide counter (so ids never repeat within a process, and two processes collide only
+/// if their 60 random bits do), with no system call per request.
 fn request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static SEED: OnceLock<[u64; 2]> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let [hi, offset] = *SEED.get_or_init(|| {
+        let mut b = [0u8; 16];
+        if paycrypt_core::random::fill(&mut b).is_err() {
+            // Request ids are not secrets; fall back to the clock and the process id.
+            b.copy_from_slice(
+                &(u128::from(now_f64().to_bits()) << 32 ^ u128::from(std::process::id()))
+                    .to_be_bytes(),
+            );
+        }
+        let (h, l) = b.split_at(8);
+        let mut hi = [0u8; 8];
+        let mut lo = [0u8; 8];
+        hi.copy_from_slice(h);
+        lo.copy_from_slice(l);
+        [u64::from_be_bytes(hi), u64::from_be_bytes(lo)]
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_add(offset);
+    let hi = (hi & !0xf000) | 0x4000; // version 4
+    let lo = mix62(n) | (0b10 << 62); // RFC 4122 variant
     let mut b = [0u8; 16];
-    if paycrypt_core::random::fill(&mut b).is_err() {
-        // Request ids are not secrets; fall back to the clock.
-        b[..16].copy_from_slice(&(now_f64().to_bits() as u128 ^ 0x5a5a).to_be_bytes());
+    b[..8].copy_from_slice(&hi.to_be_bytes());
+    b[8..].copy_from_slice(&lo.to_be_bytes());
+    let mut s = String::with_capacity(36);
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        s.push(char::from(HEX[usize::from(byte >> 4)]));
+        s.push(char::from(HEX[usize::from(byte & 0xf)]));
     }
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = auth::hex_lower(&b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    s
 }
 
-enum Target {
+/// A bijection on 62-bit integers (xor-shifts and odd multiplications modulo 2^62), so that
+/// consecutive counters give unrelated-looking ids.
+fn mix62(x: u64) -> u64 {
+    const M: u64 = (1 << 62) - 1;
+    let mut x = x & M;
+    x ^= x >> 31;
+    x = x.wrapping_mul(0x7fb5_d329_728e_a185) & M;
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x81da_def4_bc2d_d44d) & M;
+    x ^= x >> 33;
+    x
+}
+
+enum Target<'a> {
     Control(&'static str),
     UnknownControl,
-    Data(&'static data::Route, Option<String>),
+    Data(&'static data::Route, Option<&'a str>),
     Unknown,
 }
 
@@ -86,8 +123,8 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
     let started_wall = now_f64();
     let rid = request_id();
     let (parts, body) = req.into_parts();
-    let path = parts.uri.path().to_owned();
-    let query = parts.uri.query().unwrap_or("").to_owned();
+    let path = parts.uri.path();
+    let query = parts.uri.query().unwrap_or("");
 
     if parts.method == Method::GET && path == "/health" {
         return with_rid(
@@ -97,7 +134,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
                 r#"{"status":"ok"}"#,
             )
                 .into_response(),
-            &rid,
+            rid,
         );
     }
     if parts.method == Method::GET && path == "/metrics" {
@@ -108,22 +145,21 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
                 state.metrics.render(),
             )
                 .into_response(),
-            &rid,
+            rid,
         );
     }
 
     let target_header = parts
         .headers
         .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let target = match (&parts.method, path.as_str(), target_header) {
-        (&Method::POST, "/", Some(t)) => match control::operation_name(&t) {
+        .and_then(|v| v.to_str().ok());
+    let target = match (&parts.method, path, target_header) {
+        (&Method::POST, "/", Some(t)) => match control::operation_name(t) {
             Some(op) => Target::Control(op),
             None => Target::UnknownControl,
         },
         (&Method::POST, p, None) => match data::route(p) {
-            Some((r, label)) => Target::Data(r, label.map(str::to_owned)),
+            Some((r, label)) => Target::Data(r, label),
             None => Target::Unknown,
         },
         _ => Target::Unknown,
@@ -135,7 +171,11 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
         Target::Unknown => (Protocol::RestJson, "Unknown"),
     };
 
-    let mut ctx = Ctx::default();
+    let audit_on = state.audit.enabled();
+    let mut ctx = Ctx {
+        skip_arns: !audit_on,
+        ..Ctx::default()
+    };
     let mut caller: Option<String> = None;
     let result: Result<Value, ApiError> = async {
         let bytes = axum::body::to_bytes(body, state.max_body_bytes)
@@ -145,8 +185,8 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
             })?;
         let signed = auth::SignedRequest {
             method: parts.method.as_str(),
-            raw_path: &path,
-            raw_query: &query,
+            raw_path: path,
+            raw_query: query,
             headers: &parts.headers,
             body: &bytes,
         };
@@ -156,7 +196,9 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
             auth::SERVICE,
             started_wall as i64,
         )?;
-        caller = Some(creds.access_key_id.clone());
+        if audit_on {
+            caller = Some(creds.access_key_id.clone());
+        }
         let plane = match &target {
             Target::Control(_) => Some(throttle::Plane::Control),
             Target::Data(..) => Some(throttle::Plane::Data),
@@ -179,7 +221,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
         };
         match target {
             Target::Control(op) => control::dispatch(&state, op, &value, &mut ctx).await,
-            Target::Data(r, label) => data::dispatch(&state, r, label.as_deref(), &value, &mut ctx),
+            Target::Data(r, label) => data::dispatch(&state, r, label, &value, &mut ctx),
             Target::UnknownControl => Err(ApiError::UnknownOperation {
                 message:
                     "The X-Amz-Target header names no operation of PaymentCryptographyControlPlane"
@@ -192,37 +234,41 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
     }
     .await;
 
-    let (resp, outcome, code) = match result {
+    let (resp, code) = match result {
         Ok(v) => {
-            let mut r = (StatusCode::OK, v.to_string()).into_response();
+            // Serialising the `Value` cannot fail (string keys only).
+            let body = serde_json::to_vec(&v).unwrap_or_default();
+            let mut r = Response::new(Body::from(body));
             r.headers_mut().insert(
                 "content-type",
                 HeaderValue::from_static(protocol.content_type()),
             );
-            (r, "success".to_owned(), None)
+            (r, None)
         }
         Err(e) => {
             tracing::debug!(request_id = %rid, operation, code = e.code(), message = %e.message(), "request failed");
-            (e.to_response(protocol), e.code().to_owned(), Some(e.code()))
+            (e.to_response(protocol), Some(e.code()))
         }
     };
     let elapsed = started.elapsed().as_secs_f64();
     state.metrics.record(operation, elapsed, code);
-    state.audit.write(&AuditRecord {
-        time: audit::rfc3339(started_wall),
-        request_id: rid.clone(),
-        access_key_id: caller,
-        operation: operation.to_owned(),
-        key_arns: ctx.key_arns,
-        outcome,
-        status: resp.status().as_u16(),
-        latency_ms: elapsed * 1000.0,
-    });
-    with_rid(resp, &rid)
+    if audit_on {
+        state.audit.write(&AuditRecord {
+            time: audit::rfc3339(started_wall),
+            request_id: rid.clone(),
+            access_key_id: caller,
+            operation: operation.to_owned(),
+            key_arns: ctx.key_arns,
+            outcome: code.unwrap_or("success").to_owned(),
+            status: resp.status().as_u16(),
+            latency_ms: elapsed * 1000.0,
+        });
+    }
+    with_rid(resp, rid)
 }
 
-fn with_rid(mut r: Response<Body>, rid: &str) -> Response<Body> {
-    if let Ok(v) = HeaderValue::from_str(rid) {
+fn with_rid(mut r: Response<Body>, rid: String) -> Response<Body> {
+    if let Ok(v) = HeaderValue::from_maybe_shared(axum::body::Bytes::from(rid)) {
         r.headers_mut().insert("x-amzn-requestid", v);
     }
     r
@@ -384,6 +430,7 @@ pub async fn run(
     let result = match &config.tls {
         None => {
             axum_server::bind(config.listen)
+                .acceptor(axum_server::accept::NoDelayAcceptor)
                 .handle(handle)
                 .serve(app.into_make_service())
                 .await
@@ -392,7 +439,11 @@ pub async fn run(
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
                 .map_err(|e| format!("cannot load the TLS certificate/key: {e}"))?;
-            axum_server::bind_rustls(config.listen, tls)
+            axum_server::bind(config.listen)
+                .acceptor(
+                    axum_server::tls_rustls::RustlsAcceptor::new(tls)
+                        .acceptor(axum_server::accept::NoDelayAcceptor),
+                )
                 .handle(handle)
                 .serve(app.into_make_service())
                 .await
@@ -401,4 +452,42 @@ pub async fn run(
     sweeper.abort();
     state.audit.close();
     result.map_err(|e| format!("server error on {}: {e}", config.listen))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_unique_uuid_v4() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..50_000 {
+            let id = request_id();
+            let b = id.as_bytes();
+            assert_eq!(b.len(), 36, "{id}");
+            for (i, c) in b.iter().enumerate() {
+                if matches!(i, 8 | 13 | 18 | 23) {
+                    assert_eq!(*c, b'-', "{id}");
+                } else {
+                    assert!(c.is_ascii_hexdigit() && !c.is_ascii_uppercase(), "{id}");
+                }
+            }
+            assert_eq!(b[14], b'4', "version 4: {id}");
+            assert!(matches!(b[19], b'8' | b'9' | b'a' | b'b'), "variant: {id}");
+            assert!(seen.insert(id));
+        }
+    }
+
+    #[test]
+    fn mix62_is_a_bijection_on_a_window() {
+        // Distinct inputs give distinct outputs (exhaustive over a window and its top end).
+        let mut seen = std::collections::HashSet::new();
+        for x in (0..20_000u64).chain((1u64 << 62) - 20_000..1u64 << 62) {
+            let y = mix62(x);
+            assert!(y < 1 << 62);
+            assert!(seen.insert(y));
+        }
+        // Inputs above 62 bits wrap (the counter is taken modulo 2^62).
+        assert_eq!(mix62(5), mix62(5 | 1 << 62));
+    }
 }

@@ -34,12 +34,14 @@ pub struct AppState {
 pub struct Ctx {
     /// Key ARNs the request resolved (in order).
     pub key_arns: Vec<String>,
+    /// Do not record [`Ctx::key_arns`] (nothing will read them: the audit log is off).
+    pub skip_arns: bool,
 }
 
 impl Ctx {
     /// Record a key ARN (once).
     pub fn key(&mut self, arn: &str) {
-        if !self.key_arns.iter().any(|a| a == arn) {
+        if !self.skip_arns && !self.key_arns.iter().any(|a| a == arn) {
             self.key_arns.push(arn.to_owned());
         }
     }

@@ -181,13 +181,25 @@ fn algorithm_code(algorithm: Algorithm) -> Result<(u16, u16)> {
     })
 }
 
+/// A derived key (at most 32 bytes) on the stack, zeroized on drop.
+struct DerivedKey {
+    bytes: Zeroizing<[u8; 32]>,
+    len: usize,
+}
+
+impl DerivedKey {
+    fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&[])
+    }
+}
+
 /// Derive a key of `algorithm` under `parent` (X9.24-3 §6.3.1).
 fn derive(
     parent: &BlockCipher,
     usage: u16,
     algorithm: Algorithm,
     ksn_data: [u8; 8],
-) -> Result<Zeroizing<Vec<u8>>> {
+) -> Result<DerivedKey> {
     let (alg, bits) = algorithm_code(algorithm)?;
     let len = usize::from(bits / 8);
     let mut data = [0u8; 16];
@@ -196,13 +208,20 @@ fn derive(
     data[4..6].copy_from_slice(&alg.to_be_bytes());
     data[6..8].copy_from_slice(&bits.to_be_bytes());
     data[8..].copy_from_slice(&ksn_data);
-    let mut out = Zeroizing::new(vec![0u8; len.div_ceil(16) * 16]);
-    for (i, chunk) in out.chunks_exact_mut(16).enumerate() {
+    let mut out = DerivedKey {
+        bytes: Zeroizing::new([0u8; 32]),
+        len,
+    };
+    for (i, chunk) in out
+        .bytes
+        .chunks_exact_mut(16)
+        .take(len.div_ceil(16))
+        .enumerate()
+    {
         data[1] = (i + 1) as u8;
         chunk.copy_from_slice(&data);
         parent.encrypt_block(chunk)?;
     }
-    out.truncate(len);
     data.zeroize();
     Ok(out)
 }
@@ -242,15 +261,17 @@ pub fn derive_initial_key(
 ) -> Result<SecretBytes> {
     let c = aes_derivation_cipher(bdk, "AES DUKPT BDK")?;
     let k = derive(&c, USAGE_INITIAL_KEY, c.algorithm(), *initial_key_id)?;
-    Ok(SecretBytes::from_slice(&k))
+    Ok(SecretBytes::from_slice(k.as_slice()))
 }
 
-fn derivation_key_vec(initial_key: &[u8], ksn: &Ksn) -> Result<Zeroizing<Vec<u8>>> {
+/// The transaction derivation key of `ksn` and the cipher keyed with it (so that the working
+/// key derivation does not schedule it again).
+fn derivation_key(initial_key: &[u8], ksn: &Ksn) -> Result<(Option<DerivedKey>, BlockCipher)> {
     let counter = ksn.counter();
     check_counter(counter)?;
-    let mut key = Zeroizing::new(initial_key.to_vec());
-    let mut c = aes_derivation_cipher(&key, "AES DUKPT initial key")?;
+    let mut c = aes_derivation_cipher(initial_key, "AES DUKPT initial key")?;
     let alg = c.algorithm();
+    let mut key = None;
     let mut working = 0u32;
     let mut data = [0u8; 8];
     data[..4].copy_from_slice(&ksn.0[4..8]);
@@ -261,10 +282,11 @@ fn derivation_key_vec(initial_key: &[u8], ksn: &Ksn) -> Result<Zeroizing<Vec<u8>
         }
         working |= mask;
         data[4..].copy_from_slice(&working.to_be_bytes());
-        key = derive(&c, USAGE_KEY_DERIVATION, alg, data)?;
-        c = BlockCipher::new(alg, &key)?;
+        let k = derive(&c, USAGE_KEY_DERIVATION, alg, data)?;
+        c = BlockCipher::new(alg, k.as_slice())?;
+        key = Some(k);
     }
-    Ok(key)
+    Ok((key, c))
 }
 
 /// Derive the transaction-specific derivation key for `ksn` from the initial
@@ -274,10 +296,14 @@ fn derivation_key_vec(initial_key: &[u8], ksn: &Ksn) -> Result<Zeroizing<Vec<u8>
 /// [`KeyError::Length`] unless the IK is 16, 24 or 32 bytes; [`Error::InvalidInput`]
 /// for counter 0 or a counter with more than sixteen 1 bits.
 pub fn derive_transaction_key(initial_key: &[u8], ksn: &Ksn) -> Result<SecretBytes> {
-    Ok(SecretBytes::from_slice(&derivation_key_vec(
-        initial_key,
-        ksn,
-    )?))
+    // `check_counter` refuses counter 0, so at least one derivation step ran.
+    match derivation_key(initial_key, ksn)? {
+        (Some(k), _) => Ok(SecretBytes::from_slice(k.as_slice())),
+        (None, _) => Err(Error::InvalidInput {
+            field: "ksn",
+            reason: "transaction counter 0 is the initial KSN, not a transaction KSN",
+        }),
+    }
 }
 
 fn working_vec(
@@ -285,10 +311,20 @@ fn working_vec(
     ksn: &Ksn,
     usage: KeyUsage,
     key_type: Algorithm,
-) -> Result<Zeroizing<Vec<u8>>> {
+) -> Result<DerivedKey> {
     let c = aes_derivation_cipher(derivation_key, "AES DUKPT derivation key")?;
+    working_with(&c, ksn, usage, key_type)
+}
+
+/// The working key under the keyed derivation-key cipher `c`.
+fn working_with(
+    c: &BlockCipher,
+    ksn: &Ksn,
+    usage: KeyUsage,
+    key_type: Algorithm,
+) -> Result<DerivedKey> {
     algorithm_code(key_type)?;
-    if !key_type.is_des_family() && key_type.key_len() > derivation_key.len() {
+    if !key_type.is_des_family() && key_type.key_len() > c.algorithm().key_len() {
         return Err(Error::InvalidInput {
             field: "key_type",
             reason: "working key may not be stronger than the derivation key (X9.24-3 6.1.3)",
@@ -297,7 +333,7 @@ fn working_vec(
     let mut data = [0u8; 8];
     data[..4].copy_from_slice(&ksn.0[4..8]);
     data[4..].copy_from_slice(&ksn.0[8..]);
-    derive(&c, usage.code(), key_type, data)
+    derive(c, usage.code(), key_type, data)
 }
 
 /// Derive a working key from a transaction derivation key (see [`derive_transaction_key`]).
@@ -314,12 +350,9 @@ pub fn derive_working_key(
     usage: KeyUsage,
     key_type: Algorithm,
 ) -> Result<SecretBytes> {
-    Ok(SecretBytes::from_slice(&working_vec(
-        derivation_key,
-        ksn,
-        usage,
-        key_type,
-    )?))
+    Ok(SecretBytes::from_slice(
+        working_vec(derivation_key, ksn, usage, key_type)?.as_slice(),
+    ))
 }
 
 fn working_from_ik(
@@ -327,9 +360,9 @@ fn working_from_ik(
     ksn: &Ksn,
     usage: KeyUsage,
     key_type: Algorithm,
-) -> Result<Zeroizing<Vec<u8>>> {
-    let d = derivation_key_vec(initial_key, ksn)?;
-    working_vec(&d, ksn, usage, key_type)
+) -> Result<DerivedKey> {
+    let (_, c) = derivation_key(initial_key, ksn)?;
+    working_with(&c, ksn, usage, key_type)
 }
 
 /// The working key for `ksn`, from the initial key (the cached-IK path).
@@ -342,12 +375,9 @@ pub fn working_key_from_initial_key(
     usage: KeyUsage,
     key_type: Algorithm,
 ) -> Result<SecretBytes> {
-    Ok(SecretBytes::from_slice(&working_from_ik(
-        initial_key,
-        ksn,
-        usage,
-        key_type,
-    )?))
+    Ok(SecretBytes::from_slice(
+        working_from_ik(initial_key, ksn, usage, key_type)?.as_slice(),
+    ))
 }
 
 /// The working key for `ksn`, from the BDK.
@@ -376,7 +406,7 @@ pub fn generate_cmac(
     data: &[u8],
 ) -> Result<Vec<u8>> {
     let k = working_from_ik(initial_key, ksn, KeyUsage::for_mac(direction), key_type)?;
-    mac::cmac(&BlockCipher::new(key_type, &k)?, data)
+    mac::cmac(&BlockCipher::new(key_type, k.as_slice())?, data)
 }
 
 /// Verify a (possibly truncated, 4 bytes or more) CMAC made with [`generate_cmac`].
@@ -413,7 +443,7 @@ pub fn encrypt_data(
 ) -> Result<Vec<u8>> {
     check_data_mode(mode)?;
     let k = working_from_ik(initial_key, ksn, KeyUsage::for_data(direction), key_type)?;
-    BlockCipher::new(key_type, &k)?.encrypt(mode, iv, data)
+    BlockCipher::new(key_type, k.as_slice())?.encrypt(mode, iv, data)
 }
 
 /// Decrypt data with the DUKPT data key of `direction`. The result is secret.
@@ -432,7 +462,7 @@ pub fn decrypt_data(
     check_data_mode(mode)?;
     let k = working_from_ik(initial_key, ksn, KeyUsage::for_data(direction), key_type)?;
     Ok(SecretBytes::new(
-        BlockCipher::new(key_type, &k)?.decrypt(mode, iv, data)?,
+        BlockCipher::new(key_type, k.as_slice())?.decrypt(mode, iv, data)?,
     ))
 }
 

@@ -22,12 +22,14 @@
 //! obfuscation (TDES keys padded as if 24 bytes long, AES keys as if 32) with random
 //! padding; [`wrap_with_padding`] takes the padding explicitly.
 
+use core::fmt::Write as _;
+
 use zeroize::Zeroizing;
 
 use super::KeyBlockError;
 use crate::cipher::{ct_eq, Algorithm, BlockCipher, Mode};
 use crate::error::{Error, KeyError, Result};
-use crate::mac::cmac;
+use crate::mac::Cmac;
 use crate::secret::SecretBytes;
 
 /// Largest key block X9.143 can express in its 4-digit length field.
@@ -443,14 +445,14 @@ impl OptionalBlock {
         out.push_str(self.id.as_str());
         let n = self.value.len() + 4;
         if n <= 255 {
-            out.push_str(&format!("{n:02X}"));
+            let _ = write!(out, "{n:02X}");
         } else {
             // Extended length: `00`, length of length (`02` bytes), 4-hex total length.
             let ext = self.value.len() + 10;
             if ext > 0xFFFF {
                 return Err(KeyBlockError::TooLong);
             }
-            out.push_str(&format!("0002{ext:04X}"));
+            let _ = write!(out, "0002{ext:04X}");
         }
         out.push_str(&self.value);
         Ok(())
@@ -560,7 +562,7 @@ impl Tr31Header {
         if opt.len() % bs != 0 {
             // Same rule as psec: PB takes the blocks to the next boundary after its own 4 characters.
             let pad = bs - (opt.len() + 4) % bs;
-            opt.push_str(&format!("PB{:02X}", pad + 4));
+            let _ = write!(opt, "PB{:02X}", pad + 4);
             opt.extend(core::iter::repeat_n('0', pad));
             count += 1;
         }
@@ -574,13 +576,13 @@ impl Tr31Header {
         }
         let mut h = String::with_capacity(total);
         h.push(self.version.id());
-        h.push_str(&format!("{total:04}"));
+        let _ = write!(h, "{total:04}");
         h.push_str(self.key_usage.code());
         h.push_str(self.algorithm.code());
         h.push_str(self.mode_of_use.code());
         h.push_str(self.key_version.as_str());
         h.push_str(self.exportability.code());
-        h.push_str(&format!("{count:02}"));
+        let _ = write!(h, "{count:02}");
         h.push_str("00");
         h.push_str(&opt);
         Ok(h)
@@ -803,28 +805,37 @@ fn binding_keys(kbpk: &Kbpk<'_>, version: Version) -> Result<BindingKeys> {
                     .into())
                 }
             };
-            let derive = |usage: u8| -> Result<Zeroizing<Vec<u8>>> {
-                let mut out = Zeroizing::new(Vec::with_capacity(n + 16));
-                let mut counter = 1u8;
-                while out.len() < n {
-                    let [a0, a1] = alg.to_be_bytes();
-                    let [l0, l1] = bits.to_be_bytes();
+            // The KBPK's CMAC subkeys once for all derived blocks (2 to 4 CMACs).
+            let mac = Cmac::new(&parent)?;
+            let bs = parent.block_size();
+            let derive = |usage: u8| -> Result<Zeroizing<[u8; 48]>> {
+                let mut out = Zeroizing::new([0u8; 48]);
+                let [a0, a1] = alg.to_be_bytes();
+                let [l0, l1] = bits.to_be_bytes();
+                for (i, block) in out.chunks_exact_mut(bs).take(n.div_ceil(bs)).enumerate() {
+                    let counter = u8::try_from(i + 1).unwrap_or(u8::MAX);
                     let data = [counter, 0, usage, 0, a0, a1, l0, l1];
-                    let mut block = Zeroizing::new(cmac(&parent, &data)?);
-                    out.extend_from_slice(&block);
-                    block.iter_mut().for_each(|b| *b = 0);
-                    counter += 1;
+                    mac.mac_into(&data, block)?;
                 }
-                out.truncate(n);
                 Ok(out)
             };
             let e = derive(0)?;
             let m = derive(1)?;
             Ok(BindingKeys {
-                kbek: BlockCipher::new(kbpk.algorithm, &e)?,
-                kbak: BlockCipher::new(kbpk.algorithm, &m)?,
+                kbek: BlockCipher::new(kbpk.algorithm, &e[..n])?,
+                kbak: BlockCipher::new(kbpk.algorithm, &m[..n])?,
             })
         }
+    }
+}
+
+/// Upper-case hex of `bytes` appended to `out`.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(2 * bytes.len());
+    for &b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xF)]));
     }
 }
 
@@ -896,17 +907,16 @@ pub fn wrap_with_padding(
             (enc, mac)
         }
         Version::B | Version::D => {
-            let mut mac_input = Zeroizing::new(Vec::with_capacity(head.len() + payload.len()));
-            mac_input.extend_from_slice(head.as_bytes());
-            mac_input.extend_from_slice(&payload);
-            let mac = cmac(&keys.kbak, &mac_input)?;
-            let enc = keys.kbek.encrypt(Mode::Cbc, &mac, &payload)?;
-            (enc, mac)
+            let mut mac = [0u8; 16];
+            let mac = &mut mac[..bs];
+            Cmac::new(&keys.kbak)?.mac_parts_into(&[head.as_bytes(), &payload], mac)?;
+            let enc = keys.kbek.encrypt(Mode::Cbc, mac, &payload)?;
+            (enc, mac.to_vec())
         }
     };
     let mut out = head;
-    out.push_str(&crate::hex::encode(&enc));
-    out.push_str(&crate::hex::encode(&mac));
+    push_hex(&mut out, &enc);
+    push_hex(&mut out, &mac);
     Ok(out)
 }
 
@@ -958,9 +968,18 @@ pub fn unwrap_with_padding(kbpk: Kbpk<'_>, block: &str) -> Result<Unwrapped> {
         .into());
     }
     let split = body.len() - mac_chars;
+    // Every character was checked to be a hex digit above; the length is even.
     let to_bytes = |s: &[u8]| -> Result<Vec<u8>> {
-        let s = core::str::from_utf8(s).map_err(|_| KeyBlockError::InvalidPayload)?;
-        crate::hex::decode("key_block", s).map_err(|_| KeyBlockError::InvalidPayload.into())
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => c - b'0',
+            _ => (c | 0x20) - b'a' + 10,
+        };
+        if s.len() % 2 != 0 {
+            return Err(KeyBlockError::InvalidPayload.into());
+        }
+        Ok(s.chunks_exact(2)
+            .map(|p| (nibble(p[0]) << 4) | nibble(p[1]))
+            .collect())
     };
     let enc = to_bytes(&body[..split])?;
     let mac = to_bytes(&body[split..])?;
@@ -980,11 +999,10 @@ pub fn unwrap_with_padding(kbpk: Kbpk<'_>, block: &str) -> Result<Unwrapped> {
         }
         Version::B | Version::D => {
             let payload = Zeroizing::new(keys.kbek.decrypt(Mode::Cbc, &mac, &enc)?);
-            let mut mac_input = Zeroizing::new(Vec::with_capacity(head.len() + payload.len()));
-            mac_input.extend_from_slice(head);
-            mac_input.extend_from_slice(&payload);
-            let expected = cmac(&keys.kbak, &mac_input)?;
-            if !ct_eq(&expected, &mac) {
+            let mut expected = [0u8; 16];
+            let expected = &mut expected[..bs];
+            Cmac::new(&keys.kbak)?.mac_parts_into(&[head, &payload], expected)?;
+            if !ct_eq(expected, &mac) {
                 return Err(KeyBlockError::MacMismatch.into());
             }
             payload

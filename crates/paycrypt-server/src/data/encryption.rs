@@ -409,7 +409,7 @@ fn apply(
                     &spki, *padding, data, None,
                 )?))
             } else {
-                let pt = asym::rsa_decrypt(key.material(), *padding, data, None)?;
+                let pt = super::rsa_decryption_key(key)?.decrypt(*padding, data, None)?;
                 Ok(Zeroizing::new(pt.expose().to_vec()))
             }
         }

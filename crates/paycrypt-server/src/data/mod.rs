@@ -20,6 +20,7 @@ pub mod wrapped;
 
 use std::sync::Arc;
 
+use paycrypt_core::asym;
 use paycrypt_keystore::LoadedKey;
 use serde_json::Value;
 
@@ -221,6 +222,51 @@ pub fn use_key(
 /// `ValidationException` (cannot happen after validation).
 pub fn hex(field: &'static str, s: &str) -> Result<Vec<u8>, ApiError> {
     paycrypt_core::hex::decode(field, s).map_err(ApiError::from)
+}
+
+/// Most parsed RSA private keys [`rsa_decryption_key`] keeps.
+pub const RSA_CACHE_ENTRIES: usize = 64;
+
+type RsaCache = std::collections::HashMap<(Box<str>, [u8; 32]), Arc<asym::RsaDecryptionKey>>;
+
+/// The parsed RSA private key of a stored asymmetric key, from a small process-wide cache.
+///
+/// Parsing the PKCS#8 and setting up AWS-LC's RSA blinding for a freshly parsed key cost
+/// about half of an RSA-2048 decryption, so `DecryptData` with an RSA key reuses the parsed
+/// key. Entries are keyed by the key ARN **and** the SHA-256 of the stored material, so an
+/// entry can only ever serve the exact material it was parsed from; the caller has already
+/// looked the key up and authorized the use (a deleted or disabled key never reaches here).
+/// At most [`RSA_CACHE_ENTRIES`] entries (a full cache drops an arbitrary one); the lock is
+/// held only for the map lookup/insert, never while parsing. Dropped keys are freed by
+/// AWS-LC, which clears the private components.
+///
+/// # Errors
+/// `ValidationException`-mapped core error if the material is not a PKCS#8 RSA key.
+pub fn rsa_decryption_key(key: &LoadedKey) -> Result<Arc<asym::RsaDecryptionKey>, ApiError> {
+    use sha2::{Digest, Sha256};
+    use std::sync::{Mutex, OnceLock, PoisonError};
+    static CACHE: OnceLock<Mutex<RsaCache>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(RsaCache::new()));
+    let id: (Box<str>, [u8; 32]) = (
+        key.key.key_arn.as_str().into(),
+        Sha256::digest(key.material()).into(),
+    );
+    if let Some(k) = cache
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&id)
+    {
+        return Ok(Arc::clone(k));
+    }
+    let parsed = Arc::new(asym::RsaDecryptionKey::from_pkcs8(key.material())?);
+    let mut map = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    if map.len() >= RSA_CACHE_ENTRIES {
+        if let Some(victim) = map.keys().next().cloned() {
+            map.remove(&victim);
+        }
+    }
+    map.insert(id, Arc::clone(&parsed));
+    Ok(parsed)
 }
 
 #[cfg(test)]
