@@ -57,9 +57,13 @@ pub fn tr31(data: &[u8]) {
         let parsed = tr31::parse_header(&s);
         for k in kbpks {
             if let Ok(u) = tr31::unwrap_with_padding(k, &s) {
-                assert!(parsed.is_ok(), "unwrap accepted a block parse_header refuses");
-                let again = tr31::wrap_with_padding(k, &u.header, u.key.expose(), u.padding.expose())
-                    .expect("an unwrapped block re-wraps");
+                assert!(
+                    parsed.is_ok(),
+                    "unwrap accepted a block parse_header refuses"
+                );
+                let again =
+                    tr31::wrap_with_padding(k, &u.header, u.key.expose(), u.padding.expose())
+                        .expect("an unwrapped block re-wraps");
                 let u2 = tr31::unwrap_with_padding(k, &again).expect("re-wrapped block unwraps");
                 assert_eq!(u2.key.expose(), u.key.expose());
             }
@@ -80,13 +84,18 @@ pub fn tr31(data: &[u8]) {
         3 => 32,
         _ => usize::from(kl >> 3),
     };
-    let key: Vec<u8> = (0..key_len).map(|i| (i as u8).wrapping_mul(37) ^ kl).collect();
+    let key: Vec<u8> = (0..key_len)
+        .map(|i| (i as u8).wrapping_mul(37) ^ kl)
+        .collect();
     let padding: Vec<u8> = (0..usize::from(pl % 48)).map(|i| i as u8 ^ pl).collect();
     for k in kbpks {
         let Ok(block) = tr31::wrap_with_padding(k, &header, &key, &padding) else {
             continue;
         };
-        assert!(tr31::parse_header(&block).is_ok(), "wrap produced an unparsable header");
+        assert!(
+            tr31::parse_header(&block).is_ok(),
+            "wrap produced an unparsable header"
+        );
         let u = tr31::unwrap_with_padding(k, &block).expect("a wrapped block unwraps");
         assert_eq!(u.key.expose(), &key[..], "TR-31 key round trip");
         assert_eq!(u.padding.expose(), &padding[..], "TR-31 padding round trip");
@@ -159,7 +168,11 @@ pub fn pinblock(data: &[u8]) {
     for cipher in [&tdes, &aes] {
         let decrypted = pinblock::decrypt_pin_block(cipher, format, block, pan.as_ref());
         if let Ok(pin) = &decrypted {
-            assert!((4..=12).contains(&pin.len()), "decoded PIN length {}", pin.len());
+            assert!(
+                (4..=12).contains(&pin.len()),
+                "decoded PIN length {}",
+                pin.len()
+            );
             let enc = pinblock::encrypt_pin_block(cipher, format, pin, pan.as_ref())
                 .expect("a decrypted PIN re-encrypts with the same key/format/PAN");
             let back = pinblock::decrypt_pin_block(cipher, format, &enc, pan.as_ref())
@@ -177,7 +190,10 @@ pub fn pinblock(data: &[u8]) {
                 pan.as_ref(),
             );
             if let Ok(out) = t {
-                assert!(decrypted.is_ok(), "translate accepted a block decrypt refuses");
+                assert!(
+                    decrypted.is_ok(),
+                    "translate accepted a block decrypt refuses"
+                );
                 assert!(pinblock::translation_allowed(format, out_format).is_ok());
                 let p = pinblock::decrypt_pin_block(out_cipher, out_format, &out, pan.as_ref())
                     .expect("a translated block decrypts");
@@ -201,7 +217,11 @@ pub fn track2(data: &[u8]) {
     let _ = luhn_valid(&s);
     let _ = luhn_check_digit(&s);
     let masked = mask_pan(&s);
-    assert_eq!(masked.chars().count(), s.chars().count(), "mask_pan keeps the length");
+    assert_eq!(
+        masked.chars().count(),
+        s.chars().count(),
+        "mask_pan keeps the length"
+    );
     if let Ok(p) = Pan::new(&s) {
         let _ = p.rightmost12_excluding_check();
         assert!(!format!("{p:?}").contains(p.as_str()) || p.as_str().len() <= 10);
@@ -407,17 +427,50 @@ pub fn http_op_count() -> usize {
 
 /// The aliases the HTTP target's store is pre-populated with (usable in seed bodies).
 pub const ALIASES: &[(&str, &str)] = &[
-    ("alias/fuzz/pek", r#"{"KeyUsage":"TR31_P0_PIN_ENCRYPTION_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"TDES_2KEY","KeyModesOfUse":{"Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true}}"#),
-    ("alias/fuzz/pek-aes", r#"{"KeyUsage":"TR31_P0_PIN_ENCRYPTION_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"AES_128","KeyModesOfUse":{"Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true}}"#),
-    ("alias/fuzz/dek", r#"{"KeyUsage":"TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"TDES_3KEY","KeyModesOfUse":{"Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true}}"#),
-    ("alias/fuzz/arqc", r#"{"KeyUsage":"TR31_E0_EMV_MKEY_APP_CRYPTOGRAMS","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"TDES_2KEY","KeyModesOfUse":{"DeriveKey":true}}"#),
-    ("alias/fuzz/mac", r#"{"KeyUsage":"TR31_M3_ISO_9797_3_MAC_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"TDES_2KEY","KeyModesOfUse":{"Generate":true,"Verify":true}}"#),
-    ("alias/fuzz/hmac", r#"{"KeyUsage":"TR31_M7_HMAC_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"HMAC_SHA256","KeyModesOfUse":{"Generate":true,"Verify":true}}"#),
-    ("alias/fuzz/cvk", r#"{"KeyUsage":"TR31_C0_CARD_VERIFICATION_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"TDES_2KEY","KeyModesOfUse":{"Generate":true,"Verify":true}}"#),
-    ("alias/fuzz/pvk", r#"{"KeyUsage":"TR31_V2_VISA_PIN_VERIFICATION_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"TDES_2KEY","KeyModesOfUse":{"Generate":true,"Verify":true}}"#),
-    ("alias/fuzz/bdk", r#"{"KeyUsage":"TR31_B0_BASE_DERIVATION_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"TDES_2KEY","KeyModesOfUse":{"DeriveKey":true}}"#),
-    ("alias/fuzz/kek", r#"{"KeyUsage":"TR31_K0_KEY_ENCRYPTION_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"TDES_3KEY","KeyModesOfUse":{"Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true}}"#),
-    ("alias/fuzz/kbpk-aes", r#"{"KeyUsage":"TR31_K1_KEY_BLOCK_PROTECTION_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"AES_256","KeyModesOfUse":{"Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true}}"#),
+    (
+        "alias/fuzz/pek",
+        r#"{"KeyUsage":"TR31_P0_PIN_ENCRYPTION_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"TDES_2KEY","KeyModesOfUse":{"Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true}}"#,
+    ),
+    (
+        "alias/fuzz/pek-aes",
+        r#"{"KeyUsage":"TR31_P0_PIN_ENCRYPTION_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"AES_128","KeyModesOfUse":{"Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true}}"#,
+    ),
+    (
+        "alias/fuzz/dek",
+        r#"{"KeyUsage":"TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"TDES_3KEY","KeyModesOfUse":{"Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true}}"#,
+    ),
+    (
+        "alias/fuzz/arqc",
+        r#"{"KeyUsage":"TR31_E0_EMV_MKEY_APP_CRYPTOGRAMS","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"TDES_2KEY","KeyModesOfUse":{"DeriveKey":true}}"#,
+    ),
+    (
+        "alias/fuzz/mac",
+        r#"{"KeyUsage":"TR31_M3_ISO_9797_3_MAC_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"TDES_2KEY","KeyModesOfUse":{"Generate":true,"Verify":true}}"#,
+    ),
+    (
+        "alias/fuzz/hmac",
+        r#"{"KeyUsage":"TR31_M7_HMAC_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"HMAC_SHA256","KeyModesOfUse":{"Generate":true,"Verify":true}}"#,
+    ),
+    (
+        "alias/fuzz/cvk",
+        r#"{"KeyUsage":"TR31_C0_CARD_VERIFICATION_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"TDES_2KEY","KeyModesOfUse":{"Generate":true,"Verify":true}}"#,
+    ),
+    (
+        "alias/fuzz/pvk",
+        r#"{"KeyUsage":"TR31_V2_VISA_PIN_VERIFICATION_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"TDES_2KEY","KeyModesOfUse":{"Generate":true,"Verify":true}}"#,
+    ),
+    (
+        "alias/fuzz/bdk",
+        r#"{"KeyUsage":"TR31_B0_BASE_DERIVATION_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"TDES_2KEY","KeyModesOfUse":{"DeriveKey":true}}"#,
+    ),
+    (
+        "alias/fuzz/kek",
+        r#"{"KeyUsage":"TR31_K0_KEY_ENCRYPTION_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"TDES_3KEY","KeyModesOfUse":{"Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true}}"#,
+    ),
+    (
+        "alias/fuzz/kbpk-aes",
+        r#"{"KeyUsage":"TR31_K1_KEY_BLOCK_PROTECTION_KEY","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"AES_256","KeyModesOfUse":{"Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true}}"#,
+    ),
 ];
 
 /// An in-process server: router over an in-memory store, and a current-thread runtime.
@@ -515,7 +568,10 @@ impl Default for Harness {
 /// Whether `path` can go into a request URI as is (the HTTP target only sends paths a client
 /// could send; anything else would be refused by the HTTP layer before the server sees it).
 fn sendable_path(path: &str) -> bool {
-    path.starts_with('/') && path.parse::<axum::http::Uri>().is_ok_and(|u| u.query().is_none())
+    path.starts_with('/')
+        && path
+            .parse::<axum::http::Uri>()
+            .is_ok_and(|u| u.query().is_none())
 }
 
 /// Every operation's JSON request decoding: byte 0 selects the operation (every control-plane
@@ -556,8 +612,17 @@ pub fn http(h: &Harness, data: &[u8]) {
             Some(suffix) => {
                 let (label, body) = split(rest);
                 let label = auth::uri_encode(label.as_bytes(), true);
-                let label = if label.is_empty() { "x".to_owned() } else { label };
-                (format!("{}{label}{suffix}", r.prefix), None, body, r.operation)
+                let label = if label.is_empty() {
+                    "x".to_owned()
+                } else {
+                    label
+                };
+                (
+                    format!("{}{label}{suffix}", r.prefix),
+                    None,
+                    body,
+                    r.operation,
+                )
             }
         }
     } else {

@@ -187,7 +187,10 @@ fn fuzz_http() {
     run_filtered(
         "http",
         2000,
-        |d| d.first().is_some_and(|s| !slow.contains(&((usize::from(*s) % n) as u8))),
+        |d| {
+            d.first()
+                .is_some_and(|s| !slow.contains(&((usize::from(*s) % n) as u8)))
+        },
         |d| targets::http(&h, d),
     );
 }
@@ -200,4 +203,31 @@ fn fuzz_http_selects_every_operation() {
         paycrypt_server::control::SUPPORTED.len() + paycrypt_server::data::ROUTES.len() + 1
     );
     assert!(targets::http_op_count() <= 256);
+}
+
+/// The libFuzzer crate cannot rot unnoticed: every `[[bin]]` of `fuzz/Cargo.toml` has its
+/// source, calls the body of the same name that this file runs, and has a committed corpus.
+#[test]
+fn fuzz_crate_matches_the_replayed_bodies() {
+    let manifest = std::fs::read_to_string(fuzz_dir().join("Cargo.toml")).unwrap();
+    let bins: Vec<&str> = manifest
+        .lines()
+        .filter_map(|l| l.strip_prefix("name = \""))
+        .filter_map(|l| l.strip_suffix('"'))
+        .filter(|n| *n != "paycrypt-fuzz")
+        .collect();
+    assert_eq!(
+        bins,
+        ["tr31", "pinblock", "track2", "arqc", "sigv4", "http"],
+        "fuzz/Cargo.toml targets changed: replay them here too"
+    );
+    for b in bins {
+        let src = std::fs::read_to_string(fuzz_dir().join(format!("fuzz_targets/{b}.rs"))).unwrap();
+        assert!(src.contains("fuzz_target!"), "{b}");
+        assert!(
+            src.contains(&format!("targets::{b}(")) || src.contains(&format!("{b}(h, data)")),
+            "fuzz_targets/{b}.rs does not call targets::{b}"
+        );
+        assert!(!inputs(b).0.is_empty());
+    }
 }
