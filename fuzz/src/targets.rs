@@ -479,6 +479,28 @@ pub struct Harness {
     rt: tokio::runtime::Runtime,
     app: axum::Router,
     creds: Credentials,
+    /// ARN of the key behind `alias/fuzz/dek` (substituted for [`PLACEHOLDER_ARN`]).
+    arn: String,
+}
+
+/// A key ARN that the HTTP target replaces with the ARN of a pre-populated key before sending
+/// (key ids are random, so seeds cannot name a real one otherwise).
+pub const PLACEHOLDER_ARN: &str =
+    "arn:aws:payment-cryptography:us-east-1:111122223333:key/abcdefghijklmnop";
+
+fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(needle) {
+            out.extend_from_slice(with);
+            i += needle.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 impl Harness {
@@ -499,13 +521,21 @@ impl Harness {
             throttle: Default::default(),
         });
         let app = paycrypt_server::router(state);
-        let h = Self { rt, app, creds };
+        let mut h = Self {
+            rt,
+            app,
+            creds,
+            arn: String::new(),
+        };
         for (alias, attrs) in ALIASES {
             let attrs: Value = serde_json::from_str(attrs).unwrap();
             let body = json!({"KeyAttributes": attrs, "Exportable": true}).to_string();
             let (s, v) = h.call_control("CreateKey", body.as_bytes());
             assert_eq!(s, 200, "setup CreateKey {alias}: {v}");
             let arn = v["Key"]["KeyArn"].as_str().unwrap().to_owned();
+            if *alias == "alias/fuzz/dek" {
+                h.arn.clone_from(&arn);
+            }
             let body = json!({"AliasName": alias, "KeyArn": arn}).to_string();
             let (s, v) = h.call_control("CreateAlias", body.as_bytes());
             assert_eq!(s, 200, "setup CreateAlias {alias}: {v}");
@@ -575,15 +605,17 @@ fn sendable_path(path: &str) -> bool {
 }
 
 /// Every operation's JSON request decoding: byte 0 selects the operation (every control-plane
-/// target, every data-plane route, or a raw path up to the first `\n`), the rest is the body.
-/// Data-plane routes with a key label in the path take the label up to the first `\n` of the
-/// rest. The request is signed correctly and sent through the router.
+/// target, every data-plane route, or a raw path up to the first `\n`), the rest is the body
+/// ([`PLACEHOLDER_ARN`] in it becomes a real key ARN). Data-plane routes with a key label in the
+/// path take the label up to the first `\n` of the rest. The request is signed correctly and
+/// sent through the router.
 ///
 /// Asserts: no panic; never a 5xx; every non-2xx answer is JSON with a string `__type` and a
-/// string `message`; every 2xx answer is JSON.
-pub fn http(h: &Harness, data: &[u8]) {
+/// string `message`; every 2xx answer is JSON. Returns the HTTP status (`None` when the input
+/// selects nothing sendable).
+pub fn http(h: &Harness, data: &[u8]) -> Option<u16> {
     let Some((&sel, rest)) = data.split_first() else {
-        return;
+        return None;
     };
     let routes = paycrypt_server::data::ROUTES;
     let n = http_op_count();
@@ -630,8 +662,9 @@ pub fn http(h: &Harness, data: &[u8]) {
         (p, None, body, "raw")
     };
     if !sendable_path(&path) {
-        return;
+        return None;
     }
+    let body = replace_all(&body, PLACEHOLDER_ARN.as_bytes(), h.arn.as_bytes());
     let (status, ct, bytes) = h.call(&path, target.as_deref(), &body);
     assert!(
         status < 500,
@@ -656,4 +689,5 @@ pub fn http(h: &Harness, data: &[u8]) {
             "{op}: HTTP {status} without message: {v}"
         );
     }
+    Some(status)
 }
