@@ -625,7 +625,15 @@ fn digits(s: &str) -> Option<i64> {
 }
 
 fn epoch_of(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> Option<i64> {
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+    // Years past 9999 (an IMF-fixdate year has any number of digits) would overflow the day
+    // arithmetic below (a panic with overflow checks on, as in debug builds).
+    if !(0..=9999).contains(&y)
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&d)
+        || h > 23
+        || mi > 59
+        || s > 60
+    {
         return None;
     }
     Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s)
