@@ -519,6 +519,7 @@ impl Harness {
             audit: AuditLog::open(&AuditDestination::Off).unwrap(),
             max_body_bytes: 64 * 1024,
             throttle: Default::default(),
+            pin: paycrypt_server::data::pin::PinPolicy::new(None, 0, 0).unwrap(),
         });
         let app = paycrypt_server::router(state);
         let mut h = Self {
