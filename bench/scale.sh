@@ -12,7 +12,8 @@
 #        SIZES="1000" DURATION=1 CONNS="4" POOL=500 bench/scale.sh      # smoke
 # Env: PAYCRYPT_BIN (default target/release/paycrypt), WORK (default /tmp/paycrypt-scale; seeded
 # stores are kept and reused), PORT (18940), SIZES, CONNS, DURATION, POOL (20000),
-# NO_PIN_SPREAD=1 (skip the translate-pin spread run, for stores without seeded PIN keys).
+# NO_PIN_SPREAD=1 (skip the translate-pin spread run, for stores without seeded PIN keys),
+# SERVE_ARGS (extra `paycrypt serve` options, e.g. "--mlock off").
 set -euo pipefail
 
 BIN=${PAYCRYPT_BIN:-target/release/paycrypt}
@@ -70,7 +71,7 @@ for n in $SIZES; do
     fi
     t0=$(now)
     "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$d" --master-key-file "$d/master.hex" \
-        --audit-log off 2>"$d/serve.log" &
+        --audit-log off ${SERVE_ARGS:-} 2>"$d/serve.log" &
     server_pid=$!
     until curl -sf "$URL/health" >/dev/null 2>&1; do
         kill -0 "$server_pid" 2>/dev/null || { echo "server died: $(tail -3 "$d/serve.log")" >&2; exit 1; }

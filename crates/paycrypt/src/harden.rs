@@ -5,7 +5,7 @@
 //!   `environ`, `maps`, ... (those files become owned by root).
 //! * `setrlimit(RLIMIT_CORE, 0)` (soft and hard): no core file even if something makes the
 //!   process dumpable again.
-//! * `mlockall(MCL_CURRENT | MCL_FUTURE)` (`--mlock`): no page of the process — clear keys,
+//! * `mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)` (`--mlock`): no page of the process — clear keys,
 //!   PINs in transit — is written to swap. `auto` (default) locks when that is safe and warns
 //!   otherwise; `require` refuses to start without it; `off` skips it.
 //!
@@ -151,7 +151,10 @@ mod imp {
                 ));
             }
         }
-        mlockall(MlockAllFlags::CURRENT | MlockAllFlags::FUTURE)
+        // ONFAULT: lock pages as they are touched instead of populating every mapping up front
+        // (thread stacks, allocator arenas): same protection for every page that ever holds
+        // data, without the resident cost of pages never used.
+        mlockall(MlockAllFlags::CURRENT | MlockAllFlags::FUTURE | MlockAllFlags::ONFAULT)
             .map_err(|e| format!("failed (mlockall: {e})"))
     }
 
