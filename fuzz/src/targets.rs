@@ -615,9 +615,7 @@ fn sendable_path(path: &str) -> bool {
 /// string `message`; every 2xx answer is JSON. Returns the HTTP status (`None` when the input
 /// selects nothing sendable).
 pub fn http(h: &Harness, data: &[u8]) -> Option<u16> {
-    let Some((&sel, rest)) = data.split_first() else {
-        return None;
-    };
+    let (&sel, rest) = data.split_first()?;
     let routes = paycrypt_server::data::ROUTES;
     let n = http_op_count();
     let sel = usize::from(sel) % n;
