@@ -347,7 +347,7 @@ impl KeyTable {
         } else {
             let i = u32::try_from(self.entries.len())
                 .map_err(|_| StoreError::internal("too many keys"))?;
-            self.entries.push(c);
+            push_wiping(&mut self.entries, c);
             self.index.insert(id, i);
         }
         if alive {
@@ -422,14 +422,20 @@ impl KeyTable {
         if c.state != KeyState::DeleteComplete {
             self.live += 1;
         }
-        self.entries.push(c);
+        push_wiping(&mut self.entries, c);
         ids.push((id, i));
         Ok(())
     }
 
     /// Build the index of the loaded records.
     pub(crate) fn finish_load(&mut self, ids: Vec<(KeyId, u32)>) -> Result<(), StoreError> {
-        self.entries.shrink_to_fit();
+        if self.entries.capacity() > self.entries.len() {
+            // Like `shrink_to_fit`, without leaving the old buffer's material behind.
+            let mut exact = Vec::with_capacity(self.entries.len());
+            exact.extend(self.entries.drain(..));
+            wipe_spare(&mut self.entries);
+            self.entries = exact;
+        }
         if ids.windows(2).all(|w| w[0].0 < w[1].0) {
             // Sorted (rows come in ARN order): bulk-built, densely packed nodes.
             self.index = ids.into_iter().collect();
@@ -453,6 +459,41 @@ pub(crate) fn foreign(arn: &str) -> StoreError {
     StoreError::internal(format!("key row {arn}: not a key ARN of this store"))
 }
 
+/// Wipe the unused capacity of `v`: the bytes of elements moved out of it (by `drain`) stay in
+/// the buffer until it is reused or freed, and records carry clear key material inline.
+pub(crate) fn wipe_spare<T>(v: &mut Vec<T>) {
+    v.spare_capacity_mut().zeroize();
+}
+
+/// `v.push(x)`, but when the buffer is full the elements move to a new buffer and the old one
+/// is wiped before it is freed (a plain `push` would `realloc` and leave a copy of every
+/// record's material in freed memory).
+pub(crate) fn push_wiping<T>(v: &mut Vec<T>, x: T) {
+    if v.len() == v.capacity() {
+        let mut grown = Vec::with_capacity(v.capacity().saturating_mul(2).max(64));
+        grown.extend(v.drain(..));
+        wipe_spare(v);
+        *v = grown;
+    }
+    v.push(x);
+}
+
+/// Move every element out of `v` into `f`, then wipe the buffer. After the first error the
+/// remaining elements are dropped (records wipe their material on drop) and the error returned.
+pub(crate) fn drain_wiping<T>(
+    mut v: Vec<T>,
+    mut f: impl FnMut(T) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut res = Ok(());
+    for x in v.drain(..) {
+        if res.is_ok() {
+            res = f(x);
+        }
+    }
+    wipe_spare(&mut v);
+    res
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,6 +501,29 @@ mod tests {
     #[test]
     fn record_is_compact() {
         assert!(size_of::<Compact>() <= 104, "{}", size_of::<Compact>());
+    }
+
+    #[test]
+    fn wiping_growth_and_drain_keep_every_record() {
+        let mut v: Vec<(u32, Material)> = Vec::new();
+        for i in 0..1000u32 {
+            push_wiping(&mut v, (i, Material::new(&[(i % 251) as u8; 16])));
+        }
+        assert_eq!(v.len(), 1000);
+        for (i, (n, m)) in v.iter().enumerate() {
+            assert_eq!(*n as usize, i);
+            assert_eq!(m.expose(), &[(i % 251) as u8; 16]);
+        }
+        let mut seen = Vec::new();
+        let r = drain_wiping(v, |(n, _)| {
+            if n == 500 {
+                return Err(StoreError::internal("stop"));
+            }
+            seen.push(n);
+            Ok(())
+        });
+        assert!(r.is_err());
+        assert_eq!(seen, (0..500).collect::<Vec<_>>());
     }
 
     #[test]

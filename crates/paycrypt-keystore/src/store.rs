@@ -238,8 +238,17 @@ fn unseal_rows(
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .clamp(1, 16);
+    // Every Vec of records is allocated at its final size (no `realloc` leaving copies of
+    // clear material in freed memory) and wiped after its records are moved out.
+    let unseal_part = |part: Vec<RowSource>| -> Result<Vec<(KeyId, Compact)>, StoreError> {
+        let mut out = Vec::with_capacity(part.len());
+        for r in part {
+            out.push(one(r)?);
+        }
+        Ok(out)
+    };
     if threads == 1 || rows.len() < 1024 {
-        return rows.into_iter().map(one).collect();
+        return unseal_part(rows);
     }
     let per = rows.len().div_ceil(threads);
     let mut parts: Vec<Vec<RowSource>> = Vec::with_capacity(threads);
@@ -254,7 +263,7 @@ fn unseal_rows(
     let results: Vec<Result<Vec<(KeyId, Compact)>, StoreError>> = std::thread::scope(|sc| {
         let handles: Vec<_> = parts
             .into_iter()
-            .map(|part| sc.spawn(move || part.into_iter().map(one).collect()))
+            .map(|part| sc.spawn(move || unseal_part(part)))
             .collect();
         handles
             .into_iter()
@@ -264,9 +273,13 @@ fn unseal_rows(
             })
             .collect()
     });
-    let mut out = Vec::new();
+    let total = results.iter().map(|r| r.as_ref().map_or(0, Vec::len)).sum();
+    let mut out = Vec::with_capacity(total);
     for r in results {
-        out.extend(r?);
+        crate::cache::drain_wiping(r?, |x| {
+            out.push(x);
+            Ok(())
+        })?;
     }
     Ok(out)
 }
@@ -284,10 +297,9 @@ fn load_cache(
     let mut cache = Cache::new(region, account);
     let mut ids = Vec::new();
     let snap = backend.load_chunked(&mut |rows| {
-        for (id, c) in unseal_rows(rows, master, &prefix)? {
-            cache.keys.push_loaded(&mut ids, id, c)?;
-        }
-        Ok(())
+        crate::cache::drain_wiping(unseal_rows(rows, master, &prefix)?, |(id, c)| {
+            cache.keys.push_loaded(&mut ids, id, c)
+        })
     })?;
     cache.keys.finish_load(ids)?;
     let broken = cache.keys.broken();
@@ -324,8 +336,10 @@ impl Inner {
                 |arn: &str, v: i64| c.keys.get(arn).is_some_and(|e| e.e.version() == v);
             let master = &w.master;
             w.backend.load_changed(&is_current, &mut |rows| {
-                records.extend(unseal_rows(rows, master, &prefix)?);
-                Ok(())
+                crate::cache::drain_wiping(unseal_rows(rows, master, &prefix)?, |x| {
+                    crate::cache::push_wiping(&mut records, x);
+                    Ok(())
+                })
             })?
         };
         if let Some(id) = &snap.master_key_id {
@@ -334,9 +348,7 @@ impl Inner {
             }
         }
         let mut c = write(&self.cache);
-        for (id, record) in records {
-            c.keys.put(id, record)?;
-        }
+        crate::cache::drain_wiping(records, |(id, record)| c.keys.put(id, record))?;
         c.aliases = snap.aliases.into_iter().collect();
         c.tags = snap.tags.into_iter().collect();
         c.settings = snap.settings.into_iter().collect();
