@@ -432,7 +432,7 @@ impl KeyTable {
         if self.entries.capacity() > self.entries.len() {
             // Like `shrink_to_fit`, without leaving the old buffer's material behind.
             let mut exact = Vec::with_capacity(self.entries.len());
-            exact.extend(self.entries.drain(..));
+            exact.append(&mut self.entries);
             wipe_spare(&mut self.entries);
             self.entries = exact;
         }
@@ -471,7 +471,7 @@ pub(crate) fn wipe_spare<T>(v: &mut Vec<T>) {
 pub(crate) fn push_wiping<T>(v: &mut Vec<T>, x: T) {
     if v.len() == v.capacity() {
         let mut grown = Vec::with_capacity(v.capacity().saturating_mul(2).max(64));
-        grown.extend(v.drain(..));
+        grown.append(v);
         wipe_spare(v);
         *v = grown;
     }
