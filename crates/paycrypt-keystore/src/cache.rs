@@ -429,13 +429,8 @@ impl KeyTable {
 
     /// Build the index of the loaded records.
     pub(crate) fn finish_load(&mut self, ids: Vec<(KeyId, u32)>) -> Result<(), StoreError> {
-        if self.entries.capacity() > self.entries.len() {
-            // Like `shrink_to_fit`, without leaving the old buffer's material behind.
-            let mut exact = Vec::with_capacity(self.entries.len());
-            exact.append(&mut self.entries);
-            wipe_spare(&mut self.entries);
-            self.entries = exact;
-        }
+        // No `shrink_to_fit`: it would copy every record (material included) to a new buffer;
+        // the unused capacity was never written, so it costs address space, not memory.
         if ids.windows(2).all(|w| w[0].0 < w[1].0) {
             // Sorted (rows come in ARN order): bulk-built, densely packed nodes.
             self.index = ids.into_iter().collect();
@@ -459,10 +454,14 @@ pub(crate) fn foreign(arn: &str) -> StoreError {
     StoreError::internal(format!("key row {arn}: not a key ARN of this store"))
 }
 
-/// Wipe the unused capacity of `v`: the bytes of elements moved out of it (by `drain`) stay in
+/// Wipe the first `used` slots of the (now empty) buffer of `v`: the bytes of elements moved out of it (by `drain`) stay in
 /// the buffer until it is reused or freed, and records carry clear key material inline.
-pub(crate) fn wipe_spare<T>(v: &mut Vec<T>) {
-    v.spare_capacity_mut().zeroize();
+pub(crate) fn wipe_spare<T>(v: &mut Vec<T>, used: usize) {
+    let spare = v.spare_capacity_mut();
+    let n = used.min(spare.len());
+    if let Some(s) = spare.get_mut(..n) {
+        s.zeroize();
+    }
 }
 
 /// `v.push(x)`, but when the buffer is full the elements move to a new buffer and the old one
@@ -471,8 +470,9 @@ pub(crate) fn wipe_spare<T>(v: &mut Vec<T>) {
 pub(crate) fn push_wiping<T>(v: &mut Vec<T>, x: T) {
     if v.len() == v.capacity() {
         let mut grown = Vec::with_capacity(v.capacity().saturating_mul(2).max(64));
+        let used = v.len();
         grown.append(v);
-        wipe_spare(v);
+        wipe_spare(v, used);
         *v = grown;
     }
     v.push(x);
@@ -484,13 +484,14 @@ pub(crate) fn drain_wiping<T>(
     mut v: Vec<T>,
     mut f: impl FnMut(T) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
+    let used = v.len();
     let mut res = Ok(());
     for x in v.drain(..) {
         if res.is_ok() {
             res = f(x);
         }
     }
-    wipe_spare(&mut v);
+    wipe_spare(&mut v, used);
     res
 }
 
