@@ -527,3 +527,145 @@ async fn pin_try_limits_off_by_default() {
     assert_eq!(metric(&m, "paycrypt_pin_verification_failures_total"), 10);
     assert_eq!(metric(&m, "paycrypt_pin_try_limit_refusals_total"), 0);
 }
+
+/// VerifyPinData Ibm3624Pin with an ISO format 1 block and no PAN.
+fn verify_ibm_iso1(pvk: &str, pek: &str, block: &str, data: &str, offset: &str) -> Value {
+    json!({"VerificationKeyIdentifier": pvk, "EncryptionKeyIdentifier": pek,
+        "VerificationAttributes": {"Ibm3624Pin": {"DecimalizationTable": "0123456789012345",
+            "PinValidationDataPadCharacter": "F", "PinValidationData": data, "PinOffset": offset}},
+        "EncryptedPinBlock": block, "PinBlockFormat": "ISO_FORMAT_1"})
+}
+
+#[tokio::test]
+async fn pin_try_limit_applies_without_a_pan() {
+    // IBM 3624 + ISO format 1: no PAN in the request; the subject is the key and the
+    // PinValidationData. 3 consecutive failures, no key limit.
+    let api = Api::with_pin(PinPolicy::new(None, 3, 0).unwrap());
+    let (pvk, _) = api
+        .create_key(
+            "TR31_V1_IBM3624_PIN_VERIFICATION_KEY",
+            "TDES_3KEY",
+            json!({"Generate": true, "Verify": true}),
+        )
+        .await;
+    let (pek, _) = api
+        .create_key(
+            "TR31_P0_PIN_ENCRYPTION_KEY",
+            "TDES_2KEY",
+            json!({"Encrypt": true, "Decrypt": true, "Wrap": true, "Unwrap": true}),
+        )
+        .await;
+    // A natural PIN (offset 0000) for each of two accounts, as an ISO 1 block.
+    let mut blocks = Vec::new();
+    for data in ["4111111111", "4000001234"] {
+        let (s, code, v) = api
+            .post(
+                "/pindata/generate",
+                None,
+                &json!({"GenerationKeyIdentifier": pvk, "EncryptionKeyIdentifier": pek,
+                    "GenerationAttributes": {"Ibm3624NaturalPin": {"DecimalizationTable": "0123456789012345",
+                        "PinValidationDataPadCharacter": "F", "PinValidationData": data}},
+                    "PinBlockFormat": "ISO_FORMAT_1"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{code} {v}");
+        blocks.push(v["EncryptedPinBlock"].as_str().unwrap().to_owned());
+    }
+    let verify = |i: usize, offset: &str| {
+        let data = ["4111111111", "4000001234"][i];
+        let body = verify_ibm_iso1(&pvk, &pek, &blocks[i], data, offset);
+        let api = &api;
+        async move { api.post("/pindata/verify", None, &body).await }
+    };
+    // Two failures, a success (resets), then three failures and the right PIN is refused.
+    for _ in 0..2 {
+        assert_eq!(verify(0, "1111").await.1, "VerificationFailedException");
+    }
+    assert_eq!(verify(0, "0000").await.0, 200);
+    for _ in 0..3 {
+        assert_eq!(verify(0, "1111").await.1, "VerificationFailedException");
+    }
+    let (s, code, v) = verify(0, "0000").await;
+    assert_eq!((s, code.as_str()), (403, "AccessDeniedException"), "{v}");
+    assert!(!v.to_string().contains("4111111111"), "{v}");
+    // Another account (other PinValidationData) under the same key is not affected.
+    assert_eq!(verify(1, "1111").await.1, "VerificationFailedException");
+    assert_eq!(verify(1, "0000").await.0, 200);
+    // Bad input after the check (PinOffset of the wrong length) does not use up a try.
+    for _ in 0..5 {
+        assert_eq!(verify(1, "11111").await.1, "ValidationException");
+    }
+    assert_eq!(verify(1, "0000").await.0, 200);
+    let m = api.metrics().await;
+    assert_eq!(metric(&m, "paycrypt_pin_verification_failures_total"), 6);
+    assert_eq!(metric(&m, "paycrypt_pin_try_limit_refusals_total"), 1);
+}
+
+#[tokio::test]
+async fn pin_try_table_full_of_locked_pans_fails_closed() {
+    // One subject per shard (16 shards): at most 16 PANs can be tracked. Limit 1: every PAN that
+    // fails once is locked, so the table fills with locked entries that cannot be evicted. From
+    // then on a new PAN must be refused (never verified uncounted).
+    let api = Api::with_pin(PinPolicy::with_shard_capacity(None, 1, 0, 1).unwrap());
+    let (pvk, _) = api
+        .create_key(
+            "TR31_V2_VISA_PIN_VERIFICATION_KEY",
+            "TDES_2KEY",
+            json!({"Generate": true, "Verify": true}),
+        )
+        .await;
+    let (pek, _) = api
+        .create_key(
+            "TR31_P0_PIN_ENCRYPTION_KEY",
+            "TDES_2KEY",
+            json!({"Encrypt": true, "Decrypt": true, "Wrap": true, "Unwrap": true}),
+        )
+        .await;
+    let (block, pvv) = issue(&api, &pvk, &pek, PAN).await;
+    // (The PVV is the issued PAN's: another PAN fails, except by a 1-in-10^4 chance under the
+    // random keys; a success resets its entry, so it is counted apart.)
+    let (mut failed, mut refused, mut verified) = (0u64, 0u64, 0u64);
+    for i in 0..64u64 {
+        let pan = format!("5{i:015}");
+        let (s, code, v) = api
+            .post(
+                "/pindata/verify",
+                None,
+                &verify_visa(&pvk, &pek, &pan, &block, &pvv),
+            )
+            .await;
+        match code.as_str() {
+            "VerificationFailedException" => failed += 1,
+            _ if s == 200 => verified += 1,
+            "AccessDeniedException" => {
+                assert_eq!(s, 403);
+                assert!(!v.to_string().contains(&pan[..12]), "{v}");
+                refused += 1;
+            }
+            _ => panic!("{s} {code} {v}"),
+        }
+    }
+    assert!(failed <= 16, "{failed} PANs were tracked in a table of 16");
+    assert_eq!(failed + refused + verified, 64);
+    assert!(refused >= 64 - 16 - verified, "{refused}");
+    // The issued PAN is new too: refused even with the right PIN while its shard is full.
+    let (s, code, _) = api
+        .post(
+            "/pindata/verify",
+            None,
+            &verify_visa(&pvk, &pek, PAN, &block, &pvv),
+        )
+        .await;
+    let extra = u64::from(code == "AccessDeniedException");
+    assert!(s == 200 || s == 403, "{s} {code}");
+    let m = api.metrics().await;
+    assert_eq!(
+        metric(&m, "paycrypt_pin_verification_failures_total"),
+        failed
+    );
+    assert_eq!(
+        metric(&m, "paycrypt_pin_try_limit_refusals_total"),
+        refused + extra
+    );
+    assert_eq!(api.st.pin.refusals(), refused + extra);
+}

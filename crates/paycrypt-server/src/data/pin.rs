@@ -27,6 +27,10 @@
 //!   failures, reset by a successful verification) or `--pin-key-failure-limit N` (per key, total
 //!   since start) a PAN or key that reached its limit is refused with `AccessDeniedException`
 //!   before the PIN block is decrypted. Counters reset on restart. Both limits default to 0 (off).
+//!   Without a PAN (IBM 3624 with ISO format 1) the per-PAN counter is kept under the HMAC of the
+//!   verification key ARN and the `PinValidationData`. `check` reserves the attempt under the
+//!   lock (no concurrent overshoot); a new subject that cannot be tracked because its shard is
+//!   full of locked entries is refused (fail closed).
 //! - `PinDataLength` (4..12): for generation the PIN length (for schemes that read a PIN block
 //!   or an offset it must agree with it); for verification the number of leftmost PIN digits
 //!   checked (the IBM 3624 check length; default 4). A failed verification, including a PIN
@@ -587,11 +591,17 @@ pub fn verify_pin_data(
         enc_wrapped.as_ref(),
         KeyUse::PinDecrypt,
     )?;
-    // PIN-try limits: refuse before the PIN block is decrypted once the PAN or the key reached
-    // its limit.
-    state
+    // PIN-try limits: reserve the attempt (or refuse) before the PIN block is decrypted. Without
+    // a PAN (IBM 3624, ISO format 1) the subject is the key ARN and the PinValidationData.
+    let validation_data = body
+        .pointer("/VerificationAttributes/Ibm3624Pin/PinValidationData")
+        .and_then(Value::as_str);
+    let subject = state
         .pin
-        .check(pan.as_ref(), &ver_key.key.key_arn, &state.metrics)?;
+        .subject(pan.as_ref(), &ver_key.key.key_arn, validation_data);
+    let attempt = state
+        .pin
+        .check(subject, &ver_key.key.key_arn, &state.metrics)?;
     let result = (|| -> Result<(), ApiError> {
         let pvk = attrs::pin_cipher(&ver_key)?;
         let pin = match pinblock::decrypt_pin_block(&enc_key.cipher, format, &block, pan.as_ref()) {
@@ -627,15 +637,14 @@ pub fn verify_pin_data(
         }
         Ok(())
     })();
-    match &result {
-        Ok(()) => state.pin.record_success(pan.as_ref()),
-        Err(ApiError::VerificationFailed { .. }) => {
-            state
-                .pin
-                .record_failure(pan.as_ref(), &ver_key.key.key_arn, &state.metrics);
-        }
-        Err(_) => {}
-    }
+    let outcome = match &result {
+        Ok(()) => PinOutcome::Verified,
+        Err(ApiError::VerificationFailed { .. }) => PinOutcome::Failed,
+        Err(_) => PinOutcome::NotAttempted,
+    };
+    state
+        .pin
+        .settle(attempt, &ver_key.key.key_arn, outcome, &state.metrics);
     result?;
     Ok(json!({
         "VerificationKeyArn": ver_key.key.key_arn,
@@ -651,10 +660,60 @@ pub fn verify_pin_data(
 pub const DEFAULT_DECIMALIZATION_TABLES: &[&str] = &["0123456789012345", "9876543210654321"];
 
 const PAN_SHARDS: usize = 16;
-/// Most PANs tracked per shard (memory bound: 16 × 4096 entries of 36 bytes).
+/// Most subjects (PANs, or PAN-less accounts) tracked per shard (memory bound: 16 × 4096 entries
+/// of 40 bytes).
 const PAN_SHARD_CAP: usize = 4096;
 /// Most verification keys tracked.
 const KEY_CAP: usize = 65_536;
+/// Domain-separation label of the PIN-try subject of a request without a PAN (IBM 3624 with an
+/// ISO format 1 PIN block): HMAC(label ‖ 0 ‖ verification key ARN ‖ 0 ‖ PinValidationData). A
+/// PAN's subject is HMAC(PAN digits), which never contains this label's letters.
+const NO_PAN_SUBJECT_LABEL: &[u8] = b"paycrypt/pin-try/ibm3624-no-pan";
+
+/// A PIN-try counter: completed failures and attempts reserved by `check` and not yet settled.
+#[derive(Clone, Copy, Default)]
+struct Count {
+    failed: u32,
+    pending: u32,
+}
+
+impl Count {
+    /// Whether this entry must survive an eviction (locked, or an attempt is in flight).
+    fn keep(self, limit: u32) -> bool {
+        self.pending > 0 || self.failed >= limit
+    }
+}
+
+/// Who a `VerifyPinData` request guesses the PIN of, for the per-PAN counter: the HMAC of the
+/// PAN, or (no PAN in the request) the HMAC of the verification key ARN and the
+/// `PinValidationData`. Never a clear value.
+#[derive(Clone, Copy)]
+pub struct PinSubject([u8; 32]);
+
+impl std::fmt::Debug for PinSubject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PinSubject(..)")
+    }
+}
+
+/// What `check` reserved for one attempt; settle it with `settle`.
+#[derive(Debug)]
+#[must_use]
+pub struct PinAttempt {
+    subject: Option<PinSubject>,
+    key: bool,
+}
+
+/// How a reserved attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinOutcome {
+    /// The PIN verified: the subject's counter is reset.
+    Verified,
+    /// `VerificationFailedException` (INVALID_PIN): the attempt is counted.
+    Failed,
+    /// Any other error (bad input, key refused…): the attempt is given back.
+    NotAttempted,
+}
 
 /// PIN policy of this node: the registered decimalization tables and the PIN-try counters
 /// (in memory, per process; see the module documentation).
@@ -663,8 +722,9 @@ pub struct PinPolicy {
     pan_limit: u32,
     key_limit: u32,
     pan_key: [u8; 32],
-    pans: [Mutex<HashMap<[u8; 32], u32>>; PAN_SHARDS],
-    keys: Mutex<HashMap<String, u32>>,
+    shard_cap: usize,
+    pans: [Mutex<HashMap<[u8; 32], Count>>; PAN_SHARDS],
+    keys: Mutex<HashMap<String, Count>>,
     refusals: AtomicU64,
 }
 
@@ -684,6 +744,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
+/// Give back a reserved attempt; drop the entry when nothing is left in it.
+fn give_back<K, Q>(map: &mut HashMap<K, Count>, k: &Q)
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ?Sized,
+{
+    if let Some(c) = map.get_mut(k) {
+        c.pending = c.pending.saturating_sub(1);
+        if c.pending == 0 && c.failed == 0 {
+            map.remove(k);
+        }
+    }
+}
+
 impl PinPolicy {
     /// Parse the registered tables (`None` = [`DEFAULT_DECIMALIZATION_TABLES`]) and set the
     /// limits (0 = off): `pan_limit` consecutive failed verifications per PAN, `key_limit`
@@ -692,6 +766,21 @@ impl PinPolicy {
     /// # Errors
     /// A message (without the table value) if a table is not 16 digits mapping onto all ten.
     pub fn new(tables: Option<&[String]>, pan_limit: u32, key_limit: u32) -> Result<Self, String> {
+        Self::with_shard_capacity(tables, pan_limit, key_limit, PAN_SHARD_CAP)
+    }
+
+    /// [`PinPolicy::new`] with `shard_cap` subjects per shard (16 shards) instead of 4096: for
+    /// tests of the full-table behaviour.
+    ///
+    /// # Errors
+    /// As [`PinPolicy::new`].
+    #[doc(hidden)]
+    pub fn with_shard_capacity(
+        tables: Option<&[String]>,
+        pan_limit: u32,
+        key_limit: u32,
+        shard_cap: usize,
+    ) -> Result<Self, String> {
         let list = match tables {
             None => DEFAULT_DECIMALIZATION_TABLES
                 .iter()
@@ -717,6 +806,7 @@ impl PinPolicy {
             pan_limit,
             key_limit,
             pan_key,
+            shard_cap: shard_cap.min(PAN_SHARD_CAP),
             pans: std::array::from_fn(|_| Mutex::new(HashMap::new())),
             keys: Mutex::new(HashMap::new()),
             refusals: AtomicU64::new(0),
@@ -728,104 +818,177 @@ impl PinPolicy {
         self.pan_limit > 0 || self.key_limit > 0
     }
 
-    /// HMAC-SHA-256 of the PAN under the per-process key, and its shard.
-    fn pan_id(&self, pan: &Pan) -> Option<([u8; 32], usize)> {
+    fn hmac(&self, parts: &[&[u8]]) -> Option<PinSubject> {
         let mac = paycrypt_core::mac::hmac(
             paycrypt_core::mac::HashAlgorithm::Sha256,
             &self.pan_key,
-            pan.as_str().as_bytes(),
+            &parts.concat(),
         )
         .ok()?;
-        let id: [u8; 32] = mac.get(..32)?.try_into().ok()?;
-        Some((id, usize::from(id[0]) % PAN_SHARDS))
+        Some(PinSubject(mac.get(..32)?.try_into().ok()?))
     }
 
-    /// Refuse (`AccessDeniedException`) when the PAN or the key reached its limit.
+    /// The per-PAN counter subject of a request: the HMAC of the PAN under the per-process key;
+    /// without a PAN (IBM 3624 with ISO format 1), the HMAC of a domain-separation label, the
+    /// verification key ARN and the `PinValidationData` (what identifies the account then).
+    /// `None` only if neither is given (then `check` refuses while the per-PAN limit is on).
+    pub fn subject(
+        &self,
+        pan: Option<&Pan>,
+        key_arn: &str,
+        validation_data: Option<&str>,
+    ) -> Option<PinSubject> {
+        match (pan, validation_data) {
+            (Some(p), _) => self.hmac(&[p.as_str().as_bytes()]),
+            (None, Some(d)) => self.hmac(&[
+                NO_PAN_SUBJECT_LABEL,
+                b"\0",
+                key_arn.as_bytes(),
+                b"\0",
+                d.as_bytes(),
+            ]),
+            (None, None) => None,
+        }
+    }
+
+    fn refuse(&self, why: &str, metrics: &crate::metrics::Metrics) -> ApiError {
+        self.refusals.fetch_add(1, Ordering::Relaxed);
+        metrics.pin_try_limit_refusal();
+        ApiError::AccessDenied {
+            message: format!("VerifyPinData refused: {why} (counters reset on a server restart)"),
+        }
+    }
+
+    /// Reserve one attempt for the subject and the key, or refuse (`AccessDeniedException`) when
+    /// either reached its limit (completed failures plus attempts in flight), or when a new
+    /// subject or key cannot be tracked because its table is full of locked entries (fail
+    /// closed). Settle the returned attempt with [`PinPolicy::settle`].
     ///
     /// # Errors
     /// `AccessDeniedException` naming which limit (never the PAN).
     pub fn check(
         &self,
-        pan: Option<&Pan>,
+        subject: Option<PinSubject>,
         key_arn: &str,
         metrics: &crate::metrics::Metrics,
-    ) -> Result<(), ApiError> {
+    ) -> Result<PinAttempt, ApiError> {
+        let mut attempt = PinAttempt {
+            subject: None,
+            key: false,
+        };
         if !self.counting() {
-            return Ok(());
+            return Ok(attempt);
         }
-        let mut why = None;
         if self.pan_limit > 0 {
-            if let Some((id, shard)) = pan.and_then(|p| self.pan_id(p)) {
-                let n = self
-                    .pans
-                    .get(shard)
-                    .map_or(0, |m| *lock(m).get(&id).unwrap_or(&0));
-                if n >= self.pan_limit {
-                    why = Some("the PIN try limit for this PrimaryAccountNumber is reached");
+            let Some(s) = subject else {
+                return Err(self.refuse(
+                    "the PIN try limit cannot be applied to this request",
+                    metrics,
+                ));
+            };
+            let Some(m) = self.pans.get(usize::from(s.0[0]) % PAN_SHARDS) else {
+                return Err(self.refuse(
+                    "the PIN try limit cannot be applied to this request",
+                    metrics,
+                ));
+            };
+            let mut g = lock(m);
+            if !g.contains_key(&s.0) && g.len() >= self.shard_cap {
+                // Bound memory: forget the subjects that are neither locked nor in flight.
+                let limit = self.pan_limit;
+                g.retain(|_, c| c.keep(limit));
+                if g.len() >= self.shard_cap {
+                    return Err(self.refuse(
+                        "the PIN try limit table of this node is full of locked accounts",
+                        metrics,
+                    ));
                 }
             }
-        }
-        if why.is_none()
-            && self.key_limit > 0
-            && *lock(&self.keys).get(key_arn).unwrap_or(&0) >= self.key_limit
-        {
-            why = Some("the PIN verification failure limit of this verification key is reached");
-        }
-        match why {
-            None => Ok(()),
-            Some(w) => {
-                self.refusals.fetch_add(1, Ordering::Relaxed);
-                metrics.pin_try_limit_refusal();
-                Err(ApiError::AccessDenied {
-                    message: format!(
-                        "VerifyPinData refused: {w} (counters reset on a server restart)"
-                    ),
-                })
-            }
-        }
-    }
-
-    /// Count a failed verification (`INVALID_PIN`) for the PAN and the key.
-    pub fn record_failure(
-        &self,
-        pan: Option<&Pan>,
-        key_arn: &str,
-        metrics: &crate::metrics::Metrics,
-    ) {
-        metrics.pin_verification_failure();
-        if self.pan_limit > 0 {
-            if let Some((id, shard)) = pan.and_then(|p| self.pan_id(p)) {
-                if let Some(m) = self.pans.get(shard) {
-                    let mut g = lock(m);
-                    if g.len() >= PAN_SHARD_CAP && !g.contains_key(&id) {
-                        // Bound memory: forget the PANs that are not locked out.
-                        let limit = self.pan_limit;
-                        g.retain(|_, n| *n >= limit);
-                    }
-                    if g.len() < PAN_SHARD_CAP || g.contains_key(&id) {
-                        let n = g.entry(id).or_insert(0);
-                        *n = n.saturating_add(1);
-                    }
+            let c = g.entry(s.0).or_default();
+            if c.failed.saturating_add(c.pending) >= self.pan_limit {
+                if c.failed == 0 && c.pending == 0 {
+                    g.remove(&s.0);
                 }
+                return Err(self.refuse(
+                    "the PIN try limit for this PrimaryAccountNumber is reached",
+                    metrics,
+                ));
             }
+            c.pending += 1;
+            attempt.subject = Some(s);
         }
         if self.key_limit > 0 {
-            let mut g = lock(&self.keys);
-            if g.len() < KEY_CAP || g.contains_key(key_arn) {
-                let n = g.entry(key_arn.to_owned()).or_insert(0);
-                *n = n.saturating_add(1);
+            let refused = {
+                let mut g = lock(&self.keys);
+                if !g.contains_key(key_arn) && g.len() >= KEY_CAP {
+                    Some("the PIN verification failure table of this node is full")
+                } else {
+                    let c = g.entry(key_arn.to_owned()).or_default();
+                    if c.failed.saturating_add(c.pending) >= self.key_limit {
+                        if c.failed == 0 && c.pending == 0 {
+                            g.remove(key_arn);
+                        }
+                        Some(
+                            "the PIN verification failure limit of this verification key is reached",
+                        )
+                    } else {
+                        c.pending += 1;
+                        None
+                    }
+                }
+            };
+            if let Some(why) = refused {
+                self.settle(attempt, key_arn, PinOutcome::NotAttempted, metrics);
+                return Err(self.refuse(why, metrics));
             }
+            attempt.key = true;
         }
+        Ok(attempt)
     }
 
-    /// A successful verification resets the PAN's counter (not the key's).
-    pub fn record_success(&self, pan: Option<&Pan>) {
-        if self.pan_limit == 0 {
-            return;
+    /// Settle an attempt reserved by [`PinPolicy::check`]: a verified PIN resets the subject's
+    /// counter (not the key's, which counts failures since start); a failed verification is
+    /// counted; any other outcome gives the reservation back.
+    pub fn settle(
+        &self,
+        attempt: PinAttempt,
+        key_arn: &str,
+        outcome: PinOutcome,
+        metrics: &crate::metrics::Metrics,
+    ) {
+        if outcome == PinOutcome::Failed {
+            metrics.pin_verification_failure();
         }
-        if let Some((id, shard)) = pan.and_then(|p| self.pan_id(p)) {
-            if let Some(m) = self.pans.get(shard) {
-                lock(m).remove(&id);
+        if let Some(s) = attempt.subject {
+            if let Some(m) = self.pans.get(usize::from(s.0[0]) % PAN_SHARDS) {
+                let mut g = lock(m);
+                match outcome {
+                    PinOutcome::Verified => {
+                        if let Some(c) = g.get_mut(&s.0) {
+                            c.failed = 0;
+                        }
+                        give_back(&mut g, &s.0);
+                    }
+                    PinOutcome::Failed => {
+                        // The entry exists while the attempt is pending (evictions keep it).
+                        if let Some(c) = g.get_mut(&s.0) {
+                            c.pending = c.pending.saturating_sub(1);
+                            c.failed = c.failed.saturating_add(1);
+                        }
+                    }
+                    PinOutcome::NotAttempted => give_back(&mut g, &s.0),
+                }
+            }
+        }
+        if attempt.key {
+            let mut g = lock(&self.keys);
+            if outcome == PinOutcome::Failed {
+                if let Some(c) = g.get_mut(key_arn) {
+                    c.pending = c.pending.saturating_sub(1);
+                    c.failed = c.failed.saturating_add(1);
+                }
+            } else {
+                give_back(&mut g, key_arn);
             }
         }
     }
@@ -848,25 +1011,55 @@ mod tests {
     fn counters_are_bounded_and_keep_locked_pans() {
         let m = crate::metrics::Metrics::default();
         let p = PinPolicy::new(None, 2, 0).unwrap();
+        let fail = |pan: &Pan| {
+            let s = p.subject(Some(pan), "k", None);
+            if let Ok(a) = p.check(s, "k", &m) {
+                p.settle(a, "k", PinOutcome::Failed, &m);
+            }
+        };
         let locked = pan(999_999_999);
-        p.record_failure(Some(&locked), "k", &m);
-        p.record_failure(Some(&locked), "k", &m);
-        assert!(p.check(Some(&locked), "k", &m).is_err());
-        // Flood every shard past its cap with PANs that failed once.
+        fail(&locked);
+        fail(&locked);
+        let ls = p.subject(Some(&locked), "k", None);
+        assert!(p.check(ls, "k", &m).is_err());
+        // Flood every shard past its cap with PANs that failed once (evictable).
         for i in 0..PAN_SHARDS * PAN_SHARD_CAP + 64 {
-            p.record_failure(Some(&pan(i)), "k", &m);
+            fail(&pan(i));
         }
         let total: usize = p.pans.iter().map(|s| lock(s).len()).sum();
         assert!(total <= PAN_SHARDS * PAN_SHARD_CAP, "{total}");
-        // The locked PAN survived the eviction; a success unlocks it.
-        assert!(p.check(Some(&locked), "k", &m).is_err());
-        p.record_success(Some(&locked));
-        assert!(p.check(Some(&locked), "k", &m).is_ok());
+        // The locked PAN survived the eviction and is still refused.
+        assert!(p.check(ls, "k", &m).is_err());
         // (The maps are keyed by the 32-byte HMAC, by type.) Debug shows no PAN and no HMAC key.
-        let dbg = format!("{p:?}");
+        let dbg = format!("{p:?} {:?}", ls);
         assert!(
             !dbg.contains("4999999999") && !dbg.contains("pan_key"),
             "{dbg}"
         );
+    }
+
+    #[test]
+    fn reservations_bound_concurrent_attempts() {
+        let m = crate::metrics::Metrics::default();
+        let p = PinPolicy::new(None, 3, 0).unwrap();
+        let s = p.subject(Some(&pan(1)), "k", None);
+        // Three attempts in flight at once use up the limit; a fourth is refused.
+        let a: Vec<_> = (0..3).map(|_| p.check(s, "k", &m).unwrap()).collect();
+        assert!(p.check(s, "k", &m).is_err());
+        // Giving one back (bad input) frees one slot; a verification failure keeps it.
+        let mut a = a.into_iter();
+        p.settle(a.next().unwrap(), "k", PinOutcome::NotAttempted, &m);
+        p.settle(a.next().unwrap(), "k", PinOutcome::Failed, &m);
+        let b = p.check(s, "k", &m).unwrap();
+        assert!(p.check(s, "k", &m).is_err());
+        // A success resets the completed failures (the other in-flight attempts stay reserved).
+        p.settle(b, "k", PinOutcome::Verified, &m);
+        let c = p.check(s, "k", &m).unwrap();
+        let d = p.check(s, "k", &m).unwrap();
+        assert!(p.check(s, "k", &m).is_err());
+        for x in [a.next().unwrap(), c, d] {
+            p.settle(x, "k", PinOutcome::NotAttempted, &m);
+        }
+        assert!(p.pans.iter().all(|sh| lock(sh).is_empty()));
     }
 }
