@@ -348,13 +348,18 @@ pub fn verify<'c>(
 
 /// Lower-case hex of a SHA-256 output, on the stack.
 fn hex_array(bytes: &[u8; 32]) -> [u8; 64] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = [0u8; 64];
+    hex_lower_into(bytes, &mut out);
+    out
+}
+
+/// Lower-case hex of `bytes` into `out` (two characters per byte; stops at the shorter).
+fn hex_lower_into(bytes: &[u8], out: &mut [u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     for (o, &b) in out.chunks_exact_mut(2).zip(bytes) {
         o[0] = HEX[usize::from(b >> 4)];
         o[1] = HEX[usize::from(b & 0xF)];
     }
-    out
 }
 
 /// The request's signing time as `YYYYMMDDTHHMMSSZ` and Unix seconds, from `X-Amz-Date`
@@ -583,13 +588,9 @@ fn push_trim_all(out: &mut String, v: &str) {
 
 /// Lower-case hex.
 pub fn hex_lower(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 0xF)]));
-    }
-    s
+    let mut out = vec![0u8; bytes.len() * 2];
+    hex_lower_into(bytes, &mut out);
+    out.into_iter().map(char::from).collect()
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
